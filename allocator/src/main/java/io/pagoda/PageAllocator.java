@@ -1,0 +1,426 @@
+package io.pagoda;
+
+import io.pagoda.buddy.BuddySystem;
+import io.pagoda.buddy.Zone;
+import io.pagoda.region.NativeMemory;
+import io.pagoda.region.PageDescriptors;
+import io.pagoda.region.Region;
+import io.pagoda.stats.BuddyInfo;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * An off-heap page allocator: the Linux kernel's buddy allocator over one reserved region.
+ *
+ * <p>The region is carved into frames of {@link #pageSize()} bytes (4 KiB by default) and handed
+ * out in blocks of 2^order frames, order 0 to {@link #maxOrder()} (10 by default: 4 MiB). A block
+ * of order k is aligned to its own size. Freed blocks merge with their buddies, so memory freed in
+ * small pieces becomes available again in large ones.
+ *
+ * {@snippet lang=java :
+ * try (PageAllocator pages = PageAllocator.builder()
+ *         .capacity(64L << 30)          // 64 GiB of address space, no memory until touched
+ *         .build()) {
+ *     MemorySegment buffer = pages.allocate(16 * 1024);   // @highlight substring="allocate"
+ *     buffer.set(ValueLayout.JAVA_LONG, 0, 42L);
+ *     pages.free(buffer);                                 // @highlight substring="free"
+ *
+ *     long block = pages.allocatePages(3);                // 8 frames (32 KiB), as an address
+ *     pages.freePages(block, 3);
+ *     System.out.print(pages.buddyinfo());
+ * }
+ * }
+ *
+ * <h2>Two ways in</h2>
+ * <ul>
+ *   <li>by size, as a {@link MemorySegment}: {@link #allocate(long)} and {@link #free(MemorySegment)}.
+ *       The segment is a slice of the region of exactly the size asked for, so the JDK checks its
+ *       bounds, and it becomes inaccessible when the allocator is closed.</li>
+ *   <li>by order, as a raw address: {@link #allocatePages(int)} and {@link #freePages(long, int)},
+ *       for code that manages addresses itself. Nothing checks accesses through such an address.</li>
+ * </ul>
+ *
+ * <h2>Bad input</h2>
+ * Every method checks its arguments before it changes anything. A double free, a free of an
+ * address that is not the head of an allocated block, a wrong order or size on free, an address or
+ * segment from elsewhere, a size that is zero, negative or above the largest block, and any call
+ * after {@link #close()}: each throws an exception that says what was wrong, and the allocator is
+ * left exactly as it was.
+ *
+ * <p>Instances are thread-safe.
+ */
+public final class PageAllocator implements AutoCloseable {
+
+    /** Default frame size: 4 KiB, as on x86-64 Linux. */
+    public static final int DEFAULT_PAGE_SIZE = 4096;
+    /** Default largest order: 10, so the largest block is 1024 frames (4 MiB), as in Linux. */
+    public static final int DEFAULT_MAX_ORDER = 10;
+    /** Smallest frame size: the operating system's page, so that blocks can be handed back to it. */
+    public static final int MIN_PAGE_SIZE = 4096;
+    /** Largest frame size: 1 GiB. */
+    public static final int MAX_PAGE_SIZE = 1 << 30;
+    /** Largest configurable order. */
+    public static final int MAX_ORDER_LIMIT = 20;
+    /** Most frames one allocator manages: 2^30 (4 TiB of 4 KiB frames), so frame numbers fit an int. */
+    public static final long MAX_FRAMES = 1L << 30;
+
+    /** How the region is backed. */
+    public enum Backing {
+        /**
+         * {@code mmap(MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)} through the FFM Linker (Linux): the
+         * region is address space only, and costs resident memory as pages are first touched.
+         */
+        MMAP_NORESERVE,
+        /**
+         * An FFM allocation from a shared {@link java.lang.foreign.Arena}: works everywhere, but the
+         * JDK zeroes the whole region when the allocator is built, so it is all resident at once.
+         */
+        FFM_ARENA
+    }
+
+    // One lifetime type until lifetimes are grouped into pageblocks; the lists are indexed by it already.
+    private static final int SHORT_LIVED = 0;
+    private static final int LIFETIME_TYPES = 1;
+
+    private final Region region;
+    private final BuddySystem buddy;
+    private final Backing backing;
+    private final int pageShift;
+    private final int maxOrder;
+    private volatile boolean closed;
+
+    private PageAllocator(Builder builder) {
+        this.pageShift = Integer.numberOfTrailingZeros(builder.pageSize);
+        this.maxOrder = builder.maxOrder;
+        int frames = (int) (builder.capacity >>> pageShift);
+        this.region = Region.reserve(frames, pageShift, (long) builder.pageSize << maxOrder,
+                builder.backing == Backing.MMAP_NORESERVE);
+        this.backing = region.isMapped() ? Backing.MMAP_NORESERVE : Backing.FFM_ARENA;
+        this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
+    }
+
+    /** A builder with the defaults: 4 KiB pages, max order 10, mmap where available. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Allocates a block of {@code 2^order} frames.
+     *
+     * @return the address of the block's first byte, aligned to the block's size
+     * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}
+     * @throws OutOfPagesException      if no free block of that order or larger exists
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public long allocatePages(int order) {
+        checkOrder(order);
+        return region.address(allocateFrames(order, blockSize(order)));
+    }
+
+    /**
+     * Frees a block that {@link #allocatePages(int)} returned.
+     *
+     * @param address the address {@code allocatePages} returned
+     * @param order   the order it was allocated with
+     * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}, if the address
+     *         is not in this allocator's region, is not the head of an allocated block, or the block
+     *         was allocated with another order
+     * @throws IllegalStateException    on a double free, or if the allocator is closed
+     */
+    public void freePages(long address, int order) {
+        checkOrder(order);
+        ensureOpen();
+        if (!region.isFrameAddress(address)) {
+            throw new IllegalArgumentException("address 0x" + Long.toHexString(address)
+                    + " is not the start of a frame of this allocator's region " + describeRegion());
+        }
+        int result = buddy.free(region.pfn(address), order);
+        if (result != Zone.FREED) {
+            throw rejectedFree(address, result, "order " + order);
+        }
+    }
+
+    /**
+     * Allocates a block that holds {@code byteSize} bytes: the smallest order whose block is at
+     * least that large. The memory is not zeroed.
+     *
+     * @return a segment of exactly {@code byteSize} bytes at the start of the block, aligned to
+     *         the block's size; it becomes inaccessible when the allocator is closed
+     * @throws IllegalArgumentException if byteSize is zero, negative or larger than the largest
+     *         block ({@code pageSize() << maxOrder()})
+     * @throws OutOfPagesException      if no free block large enough exists
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public MemorySegment allocate(long byteSize) {
+        int order = orderForSize(byteSize);
+        int pfn = allocateFrames(order, byteSize);
+        return region.memory().asSlice((long) pfn << pageShift, byteSize);
+    }
+
+    /**
+     * Frees a segment that {@link #allocate(long)} returned.
+     *
+     * @throws IllegalArgumentException if the segment was not returned by this allocator's
+     *         {@code allocate} (another allocator's, a slice of one, a heap segment), or its size
+     *         is not that of the block at its address
+     * @throws IllegalStateException    on a double free, or if the allocator is closed
+     */
+    public void free(MemorySegment segment) {
+        Objects.requireNonNull(segment, "segment");
+        ensureOpen();
+        long address = segment.address();
+        long byteSize = segment.byteSize();
+        if (!segment.isNative() || !segment.scope().equals(region.memory().scope())
+                || !region.isFrameAddress(address)) {
+            throw new IllegalArgumentException("segment at 0x" + Long.toHexString(address) + " of " + byteSize
+                    + " bytes was not allocated by this allocator " + describeRegion());
+        }
+        if (byteSize <= 0 || byteSize > blockSize(maxOrder)) {
+            throw new IllegalArgumentException("segment at 0x" + Long.toHexString(address) + " has " + byteSize
+                    + " bytes, which no block holds (blocks are 1 to " + blockSize(maxOrder) + " bytes)");
+        }
+        int order = orderOf(byteSize);
+        int result = buddy.free(region.pfn(address), order);
+        if (result != Zone.FREED) {
+            throw rejectedFree(address, result, "a segment of " + byteSize + " bytes (order " + order + ")");
+        }
+    }
+
+    /**
+     * The free blocks of each order in each zone, in the format of Linux's /proc/buddyinfo.
+     *
+     * <pre>
+     * Node 0, zone   Normal      0      1      1      1      1      1      1      1      1      1    255
+     * </pre>
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public String buddyinfo() {
+        ensureOpen();
+        return BuddyInfo.format(buddy);
+    }
+
+    /** Bytes of the region: the capacity it was built with. */
+    public long capacity() {
+        return buddy.managedFrames() << pageShift;
+    }
+
+    /** Bytes free in the zones. */
+    public long freeBytes() {
+        ensureOpen();
+        return buddy.freeFrames() << pageShift;
+    }
+
+    /** Bytes in blocks handed out and not yet freed. */
+    public long allocatedBytes() {
+        ensureOpen();
+        return buddy.allocatedFrames() << pageShift;
+    }
+
+    /** Bytes per frame. */
+    public int pageSize() {
+        return 1 << pageShift;
+    }
+
+    /** The largest order: blocks hold at most {@code pageSize() << maxOrder()} bytes. */
+    public int maxOrder() {
+        return maxOrder;
+    }
+
+    /** How the region is backed: {@link Backing#FFM_ARENA} where mmap was asked for but is not available. */
+    public Backing backing() {
+        return backing;
+    }
+
+    /** Bytes in a block of the given order: {@code pageSize() << order}. */
+    public long blockSize(int order) {
+        checkOrder(order);
+        return 1L << (pageShift + order);
+    }
+
+    /**
+     * The order of the smallest block that holds {@code byteSize} bytes.
+     *
+     * @throws IllegalArgumentException if byteSize is zero, negative or larger than the largest block
+     */
+    public int orderForSize(long byteSize) {
+        if (byteSize <= 0) {
+            throw new IllegalArgumentException("byteSize must be positive: " + byteSize);
+        }
+        if (byteSize > blockSize(maxOrder)) {
+            throw new IllegalArgumentException("byteSize " + byteSize + " is larger than the largest block, "
+                    + blockSize(maxOrder) + " bytes (pageSize " + pageSize() + " << maxOrder " + maxOrder + ")");
+        }
+        return orderOf(byteSize);
+    }
+
+    /**
+     * Closes the allocator: waits for calls in progress, then unmaps the region. Every segment it
+     * handed out becomes inaccessible; every later call throws {@link IllegalStateException}.
+     * Closing again does nothing.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        buddy.retire();
+        region.close();
+    }
+
+    @Override
+    public String toString() {
+        return "PageAllocator[capacity=" + capacity() + ", pageSize=" + pageSize() + ", maxOrder=" + maxOrder
+                + ", backing=" + backing + (closed ? ", closed" : "") + "]";
+    }
+
+    /** The buddy core, for the invariant audits of the tests in this package. */
+    BuddySystem buddySystem() {
+        return buddy;
+    }
+
+    /** The region, for the invariant audits of the tests in this package. */
+    Region region() {
+        return region;
+    }
+
+    private int allocateFrames(int order, long requestedBytes) {
+        ensureOpen();
+        int pfn = buddy.allocate(order, SHORT_LIVED);
+        if (pfn == PageDescriptors.NO_FRAME) {
+            throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
+                    + " bytes, for a request of " + requestedBytes + " bytes); " + buddy.freeFrames()
+                    + " frames free in smaller blocks", order, BuddyInfo.format(buddy));
+        }
+        return pfn;
+    }
+
+    /** smallest k with pageSize << k >= byteSize, for 0 < byteSize <= the largest block. */
+    private int orderOf(long byteSize) {
+        int bits = 64 - Long.numberOfLeadingZeros(byteSize - 1); // ceil(log2(byteSize))
+        return Math.max(0, bits - pageShift);
+    }
+
+    private RuntimeException rejectedFree(long address, int info, String freedAs) {
+        String block = "the block at 0x" + Long.toHexString(address);
+        return switch (PageDescriptors.state(info)) {
+            case PageDescriptors.FREE -> new IllegalStateException("double free: " + block + " is already free");
+            case PageDescriptors.ALLOCATED -> new IllegalArgumentException("wrong size: " + block
+                    + " was allocated as order " + PageDescriptors.order(info) + " (" + blockSize(PageDescriptors.order(info))
+                    + " bytes), not freed as " + freedAs);
+            default -> new IllegalArgumentException("0x" + Long.toHexString(address)
+                    + " is not the head of an allocated block: it lies inside a block, was never allocated, "
+                    + "or was freed already and merged with its buddy");
+        };
+    }
+
+    private String describeRegion() {
+        return "[0x" + Long.toHexString(region.base()) + ", 0x" + Long.toHexString(region.base() + capacity()) + ")";
+    }
+
+    private void checkOrder(int order) {
+        if (order < 0 || order > maxOrder) {
+            throw new IllegalArgumentException("order " + order + " is outside [0, " + maxOrder + "]");
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("PageAllocator is closed");
+        }
+    }
+
+    /**
+     * Configures a {@link PageAllocator}. Each setter checks its own argument; {@link #build()}
+     * checks how they fit together.
+     */
+    public static final class Builder {
+
+        private long capacity = -1;
+        private int pageSize = DEFAULT_PAGE_SIZE;
+        private int maxOrder = DEFAULT_MAX_ORDER;
+        private Backing backing = Backing.MMAP_NORESERVE;
+
+        private Builder() {
+        }
+
+        /**
+         * Bytes of the region; required. With {@link Backing#MMAP_NORESERVE} this is address space,
+         * not memory, so it may be far larger than the machine's RAM (up to 2^30 frames).
+         *
+         * @throws IllegalArgumentException if not positive
+         */
+        public Builder capacity(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("capacity must be positive: " + bytes);
+            }
+            this.capacity = bytes;
+            return this;
+        }
+
+        /**
+         * Bytes per frame: a power of two from 4 KiB to 1 GiB. Default 4 KiB.
+         *
+         * @throws IllegalArgumentException if not a power of two in that range
+         */
+        public Builder pageSize(int bytes) {
+            if (bytes < MIN_PAGE_SIZE || bytes > MAX_PAGE_SIZE || Integer.bitCount(bytes) != 1) {
+                throw new IllegalArgumentException("pageSize must be a power of two from " + MIN_PAGE_SIZE + " to "
+                        + MAX_PAGE_SIZE + ": " + bytes);
+            }
+            this.pageSize = bytes;
+            return this;
+        }
+
+        /**
+         * The largest order, 0 to 20: the largest block is {@code pageSize << maxOrder} bytes.
+         * Default 10.
+         *
+         * @throws IllegalArgumentException if outside [0, 20]
+         */
+        public Builder maxOrder(int order) {
+            if (order < 0 || order > MAX_ORDER_LIMIT) {
+                throw new IllegalArgumentException("maxOrder must be from 0 to " + MAX_ORDER_LIMIT + ": " + order);
+            }
+            this.maxOrder = order;
+            return this;
+        }
+
+        /**
+         * How to back the region. Default {@link Backing#MMAP_NORESERVE}, which falls back to
+         * {@link Backing#FFM_ARENA} where mmap is not available ({@link PageAllocator#backing()}
+         * tells which was used).
+         */
+        public Builder backing(Backing backing) {
+            this.backing = Objects.requireNonNull(backing, "backing");
+            return this;
+        }
+
+        /**
+         * Reserves the region and builds the allocator.
+         *
+         * @throws IllegalStateException    if no capacity was set
+         * @throws IllegalArgumentException if the capacity is not a multiple of the page size, or
+         *         spans more than 2^30 frames
+         * @throws OutOfMemoryError         if the operating system refuses the reservation
+         */
+        public PageAllocator build() {
+            if (capacity < 0) {
+                throw new IllegalStateException("capacity is required: call capacity(bytes) before build()");
+            }
+            if (capacity % pageSize != 0) {
+                throw new IllegalArgumentException("capacity " + capacity + " is not a multiple of the page size "
+                        + pageSize);
+            }
+            if (capacity / pageSize > MAX_FRAMES) {
+                throw new IllegalArgumentException("capacity " + capacity + " spans " + capacity / pageSize
+                        + " frames; at most " + MAX_FRAMES + " frames of " + pageSize + " bytes are supported");
+            }
+            return new PageAllocator(this);
+        }
+    }
+}

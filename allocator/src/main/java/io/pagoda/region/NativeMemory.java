@@ -1,0 +1,112 @@
+package io.pagoda.region;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.util.Locale;
+import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Restricted: the operating system's virtual-memory calls ({@code mmap}, {@code munmap}), bound
+ * through the FFM {@link Linker}. A wrong address or length given to these methods can unmap
+ * memory that the JVM still uses and crash it; they are called only by {@link Region}, with the
+ * address and length that {@link #reserve} returned.
+ *
+ * <p>Needs native access ({@code --enable-native-access=io.pagoda}, or {@code ALL-UNNAMED} on the
+ * class path). On an operating system other than Linux, {@link #isAvailable()} is false and the
+ * region falls back to an FFM allocation.
+ */
+public final class NativeMemory {
+
+    // Linux's values (identical on x86_64 and aarch64, the platforms Pagoda is tested on).
+    private static final int PROT_READ = 0x1;
+    private static final int PROT_WRITE = 0x2;
+    private static final int MAP_PRIVATE = 0x02;
+    private static final int MAP_ANONYMOUS = 0x20;
+    private static final int MAP_NORESERVE = 0x4000;
+    private static final long MAP_FAILED = -1L;
+
+    private static final MethodHandle MMAP;
+    private static final MethodHandle MUNMAP;
+
+    static {
+        MethodHandle mmap = null;
+        MethodHandle munmap = null;
+        if (System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
+            Linker linker = Linker.nativeLinker();
+            SymbolLookup libc = linker.defaultLookup();
+            Optional<MemorySegment> mmapSymbol = libc.find("mmap");
+            Optional<MemorySegment> munmapSymbol = libc.find("munmap");
+            if (mmapSymbol.isPresent() && munmapSymbol.isPresent()) {
+                // void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
+                mmap = linker.downcallHandle(mmapSymbol.get(),
+                        FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+                // int munmap(void *addr, size_t length)
+                munmap = linker.downcallHandle(munmapSymbol.get(),
+                        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+            }
+        }
+        MMAP = mmap;
+        MUNMAP = munmap;
+    }
+
+    private NativeMemory() {
+    }
+
+    /** Whether {@link #reserve} can be used: true on Linux with a C library that the Linker finds. */
+    public static boolean isAvailable() {
+        return MMAP != null;
+    }
+
+    /**
+     * Reserves {@code length} bytes of address space, readable and writable, backed by no memory
+     * until touched: {@code mmap(NULL, length, PROT_READ|PROT_WRITE,
+     * MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0)}. Untouched pages read as zero.
+     *
+     * @param length bytes to reserve, positive
+     * @return the address of the mapping, aligned to the operating system's page size
+     * @throws UnsupportedOperationException if {@link #isAvailable()} is false
+     * @throws OutOfMemoryError if the kernel refuses the mapping (address space exhausted, or an
+     *         overcommit policy that counts even MAP_NORESERVE mappings)
+     */
+    public static long reserve(long length) {
+        if (!isAvailable()) {
+            throw new UnsupportedOperationException("mmap is not available on " + System.getProperty("os.name"));
+        }
+        long address;
+        try {
+            MemorySegment result = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, length,
+                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
+            address = result.address();
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap of " + length + " bytes could not be called", t);
+        }
+        if (address == MAP_FAILED || address == 0L) {
+            throw new OutOfMemoryError("mmap refused to reserve " + length + " bytes of address space");
+        }
+        return address;
+    }
+
+    /**
+     * Restricted: unmaps {@code length} bytes at {@code address}, which must be exactly a mapping
+     * returned by {@link #reserve}. Any segment over that range must be dead before this call, or
+     * an access through it will crash the JVM.
+     */
+    public static void release(long address, long length) {
+        int result;
+        try {
+            result = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), length);
+        } catch (Throwable t) {
+            throw new IllegalStateException("munmap could not be called", t);
+        }
+        if (result != 0) {
+            throw new IllegalStateException("munmap(0x" + Long.toHexString(address) + ", " + length + ") failed");
+        }
+    }
+}

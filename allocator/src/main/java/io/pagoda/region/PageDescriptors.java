@@ -1,0 +1,140 @@
+package io.pagoda.region;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * The page-descriptor table: one 16-byte descriptor per frame, off-heap (the kernel's
+ * {@code struct page} array, which spends 64 bytes). No Java object exists per frame or per block.
+ *
+ * <h2>Layout of one descriptor</h2>
+ * <pre>
+ * offset  size  field  meaning                                                written by
+ *      0     4  next   pfn of the next block on the same free list, or NO_FRAME   zone, under its lock
+ *      4     4  prev   pfn of the previous block on that list, or NO_FRAME        zone, under its lock
+ *      8     4  info   packed state, order and lifetime type (below)              zone, under its lock
+ *     12     4  spare  zero; kept for the layers above (slab or cache owner)      nobody yet
+ * </pre>
+ * The offsets are derived from {@link #LAYOUT}, so this table, the layout and the code agree.
+ *
+ * <h2>The info word</h2>
+ * <pre>
+ *  31                         14 13        10 9           2 1     0
+ * +-----------------------------+------------+-------------+-------+
+ * |          zero               |  lifetime  |    order    | state |
+ * +-----------------------------+------------+-------------+-------+
+ * </pre>
+ * A frame is in one of three states: {@link #TAIL} (inside a block, or never touched: the table is
+ * zero-filled, so zero must mean "not a head"), {@link #FREE} (head of a block on a free list) or
+ * {@link #ALLOCATED} (head of a block handed out). Only heads carry an order and links; a tail's
+ * descriptor is never read for its order. Since every merge clears the swallowed head and every
+ * split writes the new heads, a descriptor that reads as a head really is one: this is what lets a
+ * free be validated in O(1) from the address alone.
+ *
+ * <p>Plain memory accesses: the owner of the frame's zone lock is the only writer and reader.
+ */
+public final class PageDescriptors {
+
+    /** The layout of one descriptor. */
+    public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+            JAVA_INT.withName("next"),
+            JAVA_INT.withName("prev"),
+            JAVA_INT.withName("info"),
+            JAVA_INT.withName("spare"));
+
+    /** Bytes per descriptor: 16. */
+    public static final long DESCRIPTOR_BYTES = LAYOUT.byteSize();
+
+    private static final long NEXT_OFFSET = LAYOUT.byteOffset(groupElement("next"));
+    private static final long PREV_OFFSET = LAYOUT.byteOffset(groupElement("prev"));
+    private static final long INFO_OFFSET = LAYOUT.byteOffset(groupElement("info"));
+    private static final int DESCRIPTOR_SHIFT = Long.numberOfTrailingZeros(DESCRIPTOR_BYTES);
+
+    /** The sentinel for "no frame" in links and results. */
+    public static final int NO_FRAME = -1;
+
+    /** State of a frame inside a block, or of a frame never touched. Must be zero. */
+    public static final int TAIL = 0;
+    /** State of the head frame of a free block. */
+    public static final int FREE = 1;
+    /** State of the head frame of an allocated block. */
+    public static final int ALLOCATED = 2;
+
+    static final int STATE_BITS = 2;
+    static final int ORDER_BITS = 8;
+    static final int LIFETIME_BITS = 4;
+    static final int STATE_SHIFT = 0;
+    static final int ORDER_SHIFT = STATE_SHIFT + STATE_BITS;
+    static final int LIFETIME_SHIFT = ORDER_SHIFT + ORDER_BITS;
+
+    /** Largest order an info word can hold. */
+    public static final int MAX_ORDER_LIMIT = (1 << ORDER_BITS) - 1;
+    /** Number of lifetime types an info word can tell apart. */
+    public static final int LIFETIME_LIMIT = 1 << LIFETIME_BITS;
+
+    private final MemorySegment table;
+
+    PageDescriptors(MemorySegment table) {
+        if (table.byteSize() % DESCRIPTOR_BYTES != 0) {
+            throw new IllegalArgumentException("table size " + table.byteSize() + " is not a whole number of descriptors");
+        }
+        this.table = table;
+    }
+
+    /** Bytes of table needed for {@code frames} frames. */
+    public static long tableBytes(int frames) {
+        return (long) frames << DESCRIPTOR_SHIFT;
+    }
+
+    /** Encodes an info word. */
+    public static int info(int state, int order, int lifetime) {
+        return state << STATE_SHIFT | order << ORDER_SHIFT | lifetime << LIFETIME_SHIFT;
+    }
+
+    /** The state of an info word: {@link #TAIL}, {@link #FREE} or {@link #ALLOCATED}. */
+    public static int state(int info) {
+        return (info >>> STATE_SHIFT) & ((1 << STATE_BITS) - 1);
+    }
+
+    /** The order of a head's info word. */
+    public static int order(int info) {
+        return (info >>> ORDER_SHIFT) & ((1 << ORDER_BITS) - 1);
+    }
+
+    /** The lifetime type of a head's info word. */
+    public static int lifetime(int info) {
+        return (info >>> LIFETIME_SHIFT) & ((1 << LIFETIME_BITS) - 1);
+    }
+
+    public int info(int pfn) {
+        return table.get(JAVA_INT, offset(pfn) + INFO_OFFSET);
+    }
+
+    public void setInfo(int pfn, int info) {
+        table.set(JAVA_INT, offset(pfn) + INFO_OFFSET, info);
+    }
+
+    public int next(int pfn) {
+        return table.get(JAVA_INT, offset(pfn) + NEXT_OFFSET);
+    }
+
+    public void setNext(int pfn, int next) {
+        table.set(JAVA_INT, offset(pfn) + NEXT_OFFSET, next);
+    }
+
+    public int prev(int pfn) {
+        return table.get(JAVA_INT, offset(pfn) + PREV_OFFSET);
+    }
+
+    public void setPrev(int pfn, int prev) {
+        table.set(JAVA_INT, offset(pfn) + PREV_OFFSET, prev);
+    }
+
+    private static long offset(int pfn) {
+        return (long) pfn << DESCRIPTOR_SHIFT;
+    }
+}

@@ -1,0 +1,125 @@
+package io.pagoda.region;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The reserved region that plays physical memory: {@code frames} frames of {@code 1 << pageShift}
+ * bytes each, at addresses {@code base + (pfn << pageShift)}, plus the page-descriptor table that
+ * describes them.
+ *
+ * <p>On Linux both are reserved with {@code mmap(MAP_NORESERVE)}, so a region of 64 GiB is
+ * created at once and costs resident memory only for the pages that are touched. Elsewhere (or
+ * when asked) both are plain FFM allocations, which the JDK zeroes up front.
+ *
+ * <p>The region is aligned to {@code alignment} (the largest block size), so that a block of order
+ * k starts at an address that is a multiple of its own size. {@link #close()} releases the memory;
+ * every segment sliced from {@link #memory()} becomes inaccessible at that moment (the JDK's scope
+ * check, not Pagoda's), so a late access throws instead of touching unmapped memory.
+ */
+public final class Region implements AutoCloseable {
+
+    private final Arena arena;
+    private final MemorySegment memory;
+    private final PageDescriptors descriptors;
+    private final int pageShift;
+    private final int frames;
+    private final boolean mapped;
+
+    private Region(Arena arena, MemorySegment memory, PageDescriptors descriptors, int pageShift, int frames,
+                   boolean mapped) {
+        this.arena = arena;
+        this.memory = memory;
+        this.descriptors = descriptors;
+        this.pageShift = pageShift;
+        this.frames = frames;
+        this.mapped = mapped;
+    }
+
+    /**
+     * Reserves a region of {@code frames} frames.
+     *
+     * @param frames     number of frames, positive
+     * @param pageShift  log2 of the frame size
+     * @param alignment  alignment of the region's base, a power of two no smaller than a frame
+     * @param useMapping reserve with {@code mmap(MAP_NORESERVE)}; if false, or if mmap is not
+     *                   {@linkplain NativeMemory#isAvailable() available}, use an FFM allocation
+     */
+    public static Region reserve(int frames, int pageShift, long alignment, boolean useMapping) {
+        boolean mapped = useMapping && NativeMemory.isAvailable();
+        long bytes = (long) frames << pageShift;
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment memory = mapped ? map(arena, bytes, alignment) : arena.allocate(bytes, alignment);
+            long tableBytes = PageDescriptors.tableBytes(frames);
+            MemorySegment table = mapped
+                    ? map(arena, tableBytes, PageDescriptors.DESCRIPTOR_BYTES)
+                    : arena.allocate(tableBytes, PageDescriptors.DESCRIPTOR_BYTES);
+            return new Region(arena, memory, new PageDescriptors(table), pageShift, frames, mapped);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Maps {@code bytes} aligned to {@code alignment}; the arena's close unmaps the whole reservation. */
+    private static MemorySegment map(Arena arena, long bytes, long alignment) {
+        long reserved = bytes + alignment;
+        long raw = NativeMemory.reserve(reserved);
+        long aligned = (raw + alignment - 1) & -alignment;
+        return MemorySegment.ofAddress(aligned)
+                .reinterpret(bytes, arena, unused -> NativeMemory.release(raw, reserved));
+    }
+
+    /** The whole region as one segment; blocks are slices of it. */
+    public MemorySegment memory() {
+        return memory;
+    }
+
+    /** The page-descriptor table, one descriptor per frame. */
+    public PageDescriptors descriptors() {
+        return descriptors;
+    }
+
+    /** Address of the first frame. */
+    public long base() {
+        return memory.address();
+    }
+
+    /** log2 of the frame size. */
+    public int pageShift() {
+        return pageShift;
+    }
+
+    /** Number of frames in the region. */
+    public int frames() {
+        return frames;
+    }
+
+    /** Whether the region is an {@code mmap(MAP_NORESERVE)} reservation rather than an FFM allocation. */
+    public boolean isMapped() {
+        return mapped;
+    }
+
+    /** Frame number of an address inside the region: {@code (address - base) >> pageShift}. */
+    public int pfn(long address) {
+        return (int) ((address - memory.address()) >>> pageShift);
+    }
+
+    /** Address of a frame: {@code base + (pfn << pageShift)}. */
+    public long address(int pfn) {
+        return memory.address() + ((long) pfn << pageShift);
+    }
+
+    /** Whether {@code address} is the first byte of some frame of this region. */
+    public boolean isFrameAddress(long address) {
+        long offset = address - memory.address();
+        return offset >= 0 && offset < memory.byteSize() && (offset & ((1L << pageShift) - 1)) == 0;
+    }
+
+    /** Releases the memory and the descriptor table; every slice of {@link #memory()} dies with it. */
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,64 @@
+package io.pagoda;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The region: reserved address space on Linux, an FFM allocation elsewhere or when asked. */
+class RegionTest {
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void shouldReserveOneTebibyteWithoutMakingItResident() throws IOException {
+        long before = residentBytes();
+        try (PageAllocator pages = PageAllocator.builder().capacity(1L << 40).build()) {
+            assertEquals(PageAllocator.Backing.MMAP_NORESERVE, pages.backing());
+            long grown = residentBytes() - before;
+            assertTrue(grown < 32L << 20, "a 1 TiB reservation made " + grown + " bytes resident");
+            MemorySegment block = pages.allocate(pages.blockSize(pages.maxOrder()));
+            block.set(ValueLayout.JAVA_LONG, block.byteSize() - 8, 1L);
+            pages.free(block);
+            assertEquals(1L << 40, pages.freeBytes());
+            InvariantChecker.check(pages);
+        }
+    }
+
+    @Test
+    void shouldFallBackToAnFfmAllocationWhenAsked() {
+        try (PageAllocator pages = PageAllocator.builder().capacity(8L << 20)
+                .backing(PageAllocator.Backing.FFM_ARENA).build()) {
+            assertEquals(PageAllocator.Backing.FFM_ARENA, pages.backing());
+            MemorySegment segment = pages.allocate(64 * 1024);
+            assertEquals(0, segment.address() % (64 * 1024));
+            segment.fill((byte) 1);
+            pages.free(segment);
+            InvariantChecker.check(pages);
+        }
+    }
+
+    @Test
+    void shouldAlignTheRegionToTheLargestBlock() {
+        try (PageAllocator pages = PageAllocator.builder().capacity(16L << 20).build()) {
+            assertEquals(0, pages.region().base() % pages.blockSize(pages.maxOrder()));
+        }
+    }
+
+    @Test
+    void shouldDescribeEachFrameInSixteenBytes() {
+        assertEquals(16, io.pagoda.region.PageDescriptors.DESCRIPTOR_BYTES);
+    }
+
+    private static long residentBytes() throws IOException {
+        String[] statm = Files.readString(Path.of("/proc/self/statm")).trim().split("\\s+");
+        return Long.parseLong(statm[1]) * 4096;
+    }
+}
