@@ -2,12 +2,16 @@ package io.pagoda;
 
 import io.pagoda.buddy.BuddySystem;
 import io.pagoda.buddy.Zone;
-import io.pagoda.region.NativeMemory;
+import io.pagoda.pcp.CacheReaper;
+import io.pagoda.pcp.CacheSnapshot;
+import io.pagoda.pcp.ThreadCaches;
 import io.pagoda.region.PageDescriptors;
 import io.pagoda.region.Region;
 import io.pagoda.stats.BuddyInfo;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -41,6 +45,14 @@ import java.util.Objects;
  *       for code that manages addresses itself. Nothing checks accesses through such an address.</li>
  * </ul>
  *
+ * <h2>Per-thread caches</h2>
+ * Blocks of the small orders (0 to 3 by default, up to 32 KiB) go through a cache per thread, like
+ * the kernel's per-CPU page lists: allocating pops the calling thread's cache and freeing pushes on
+ * the freeing thread's cache, without a lock; the zone is visited once per batch. Under memory
+ * pressure, and on {@link #trim()}, every cache is drained, even those of blocked threads; the
+ * caches of dead threads and caches idle for {@link Builder#cacheIdleTimeout} are drained by a
+ * background thread. Virtual threads share a bounded set of caches.
+ *
  * <h2>Bad input</h2>
  * Every method checks its arguments before it changes anything. A double free, a free of an
  * address that is not the head of an allocated block, a wrong order or size on free, an address or
@@ -62,6 +74,12 @@ public final class PageAllocator implements AutoCloseable {
     public static final int MAX_PAGE_SIZE = 1 << 30;
     /** Largest configurable order. */
     public static final int MAX_ORDER_LIMIT = 20;
+    /** Default number of cached orders: 0 to 3, the kernel's PAGE_ALLOC_COSTLY_ORDER. */
+    public static final int DEFAULT_CACHED_ORDERS = 4;
+    /** Most cached orders. */
+    public static final int MAX_CACHED_ORDERS = 8;
+    /** Default idle time after which a per-thread cache is emptied. */
+    public static final Duration DEFAULT_CACHE_IDLE_TIMEOUT = Duration.ofSeconds(2);
     /** Most frames one allocator manages: 2^30 (4 TiB of 4 KiB frames), so frame numbers fit an int. */
     public static final long MAX_FRAMES = 1L << 30;
 
@@ -85,12 +103,14 @@ public final class PageAllocator implements AutoCloseable {
 
     private final Region region;
     private final BuddySystem buddy;
+    private final ThreadCaches caches;
+    private final CacheReaper reaper;
     private final Backing backing;
     private final int pageShift;
     private final int maxOrder;
     private volatile boolean closed;
 
-    private PageAllocator(Builder builder) {
+    private PageAllocator(Builder builder, int cacheBatch, int cacheHigh) {
         this.pageShift = Integer.numberOfTrailingZeros(builder.pageSize);
         this.maxOrder = builder.maxOrder;
         int frames = (int) (builder.capacity >>> pageShift);
@@ -98,6 +118,16 @@ public final class PageAllocator implements AutoCloseable {
                 builder.backing == Backing.MMAP_NORESERVE);
         this.backing = region.isMapped() ? Backing.MMAP_NORESERVE : Backing.FFM_ARENA;
         this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
+        // One node with one zone until nodes are mapped to thread groups: one set of caches.
+        Zone zone = buddy.nodes().get(0).zones().get(0);
+        if (builder.cachedOrders > 0) {
+            long idle = builder.cacheIdleTimeout.toNanos();
+            this.caches = new ThreadCaches(zone, Math.min(builder.cachedOrders, maxOrder + 1), cacheBatch, cacheHigh, idle);
+            this.reaper = new CacheReaper("pagoda-cache-reaper", List.of(caches), idle);
+        } else {
+            this.caches = null;
+            this.reaper = null;
+        }
     }
 
     /** A builder with the defaults: 4 KiB pages, max order 10, mmap where available. */
@@ -135,7 +165,7 @@ public final class PageAllocator implements AutoCloseable {
             throw new IllegalArgumentException("address 0x" + Long.toHexString(address)
                     + " is not the start of a frame of this allocator's region " + describeRegion());
         }
-        int result = buddy.free(region.pfn(address), order);
+        int result = freeFrames(region.pfn(address), order);
         if (result != Zone.FREED) {
             throw rejectedFree(address, result, "order " + order);
         }
@@ -181,7 +211,7 @@ public final class PageAllocator implements AutoCloseable {
                     + " bytes, which no block holds (blocks are 1 to " + blockSize(maxOrder) + " bytes)");
         }
         int order = orderOf(byteSize);
-        int result = buddy.free(region.pfn(address), order);
+        int result = freeFrames(region.pfn(address), order);
         if (result != Zone.FREED) {
             throw rejectedFree(address, result, "a segment of " + byteSize + " bytes (order " + order + ")");
         }
@@ -215,7 +245,57 @@ public final class PageAllocator implements AutoCloseable {
     /** Bytes in blocks handed out and not yet freed. */
     public long allocatedBytes() {
         ensureOpen();
-        return buddy.allocatedFrames() << pageShift;
+        return (buddy.allocatedFrames() - cachedFrames()) << pageShift;
+    }
+
+    /** Bytes free in the per-thread caches: free for users, but outside the zones' free lists. */
+    public long cachedBytes() {
+        ensureOpen();
+        return cachedFrames() << pageShift;
+    }
+
+    /**
+     * Returns every per-thread cache's blocks to the zones: the calling thread's at once, the
+     * others' without waiting for their owners, even if they are blocked. Afterwards
+     * {@link #buddyinfo()} shows all free memory, merged.
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public void trim() {
+        ensureOpen();
+        if (caches != null) {
+            caches.drainAll();
+        }
+    }
+
+    /**
+     * The counters summed over every per-thread cache, live and retired (of threads that died).
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public CacheStatistics cacheStatistics() {
+        ensureOpen();
+        return caches == null ? new CacheStatistics("total", 0, 0, 0, 0, 0) : toStatistics(caches.total());
+    }
+
+    /**
+     * The counters of each live cache: one per platform thread that has used the allocator and is
+     * still alive, and the stripes shared by virtual threads.
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public List<CacheStatistics> perCacheStatistics() {
+        ensureOpen();
+        return caches == null ? List.of() : caches.snapshots().stream().map(this::toStatistics).toList();
+    }
+
+    private CacheStatistics toStatistics(CacheSnapshot snapshot) {
+        return new CacheStatistics(snapshot.name(), snapshot.hits(), snapshot.misses(), snapshot.refills(),
+                snapshot.drains(), snapshot.framesHeld() << pageShift);
+    }
+
+    private long cachedFrames() {
+        return caches == null ? 0 : caches.cachedFrames();
     }
 
     /** Bytes per frame. */
@@ -268,6 +348,9 @@ public final class PageAllocator implements AutoCloseable {
             }
             closed = true;
         }
+        if (reaper != null) {
+            reaper.close();
+        }
         buddy.retire();
         region.close();
     }
@@ -283,6 +366,11 @@ public final class PageAllocator implements AutoCloseable {
         return buddy;
     }
 
+    /** The per-thread caches (null when disabled), for the invariant audits of the tests in this package. */
+    ThreadCaches threadCaches() {
+        return caches;
+    }
+
     /** The region, for the invariant audits of the tests in this package. */
     Region region() {
         return region;
@@ -290,13 +378,25 @@ public final class PageAllocator implements AutoCloseable {
 
     private int allocateFrames(int order, long requestedBytes) {
         ensureOpen();
-        int pfn = buddy.allocate(order, SHORT_LIVED);
+        int pfn = isCached(order) ? caches.allocate(order) : buddy.allocate(order, SHORT_LIVED);
+        if (pfn == PageDescriptors.NO_FRAME && caches != null && !isCached(order)) {
+            caches.drainAll(); // cached small blocks may be what keeps a larger one from forming
+            pfn = buddy.allocate(order, SHORT_LIVED);
+        }
         if (pfn == PageDescriptors.NO_FRAME) {
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
                     + " bytes, for a request of " + requestedBytes + " bytes); " + buddy.freeFrames()
                     + " frames free in smaller blocks", order, BuddyInfo.format(buddy));
         }
         return pfn;
+    }
+
+    private int freeFrames(int pfn, int order) {
+        return isCached(order) ? caches.free(pfn, order) : buddy.free(pfn, order);
+    }
+
+    private boolean isCached(int order) {
+        return caches != null && order < caches.cachedOrders();
     }
 
     /** smallest k with pageSize << k >= byteSize, for 0 < byteSize <= the largest block. */
@@ -309,6 +409,8 @@ public final class PageAllocator implements AutoCloseable {
         String block = "the block at 0x" + Long.toHexString(address);
         return switch (PageDescriptors.state(info)) {
             case PageDescriptors.FREE -> new IllegalStateException("double free: " + block + " is already free");
+            case PageDescriptors.CACHED -> new IllegalStateException("double free: " + block
+                    + " is already free (held in a per-thread cache)");
             case PageDescriptors.ALLOCATED -> new IllegalArgumentException("wrong size: " + block
                     + " was allocated as order " + PageDescriptors.order(info) + " (" + blockSize(PageDescriptors.order(info))
                     + " bytes), not freed as " + freedAs);
@@ -344,6 +446,10 @@ public final class PageAllocator implements AutoCloseable {
         private int pageSize = DEFAULT_PAGE_SIZE;
         private int maxOrder = DEFAULT_MAX_ORDER;
         private Backing backing = Backing.MMAP_NORESERVE;
+        private int cachedOrders = DEFAULT_CACHED_ORDERS;
+        private int cacheBatch;
+        private int cacheHigh;
+        private Duration cacheIdleTimeout = DEFAULT_CACHE_IDLE_TIMEOUT;
 
         private Builder() {
         }
@@ -401,11 +507,72 @@ public final class PageAllocator implements AutoCloseable {
         }
 
         /**
+         * How many orders go through the per-thread caches: orders 0 to {@code orders - 1}.
+         * Default 4 (up to 32 KiB blocks with 4 KiB pages, the kernel's PAGE_ALLOC_COSTLY_ORDER);
+         * 0 turns the caches off. Capped at {@code maxOrder + 1}.
+         *
+         * @throws IllegalArgumentException if outside [0, 8]
+         */
+        public Builder cachedOrders(int orders) {
+            if (orders < 0 || orders > MAX_CACHED_ORDERS) {
+                throw new IllegalArgumentException("cachedOrders must be from 0 to " + MAX_CACHED_ORDERS + ": " + orders);
+            }
+            this.cachedOrders = orders;
+            return this;
+        }
+
+        /**
+         * Frames a cache takes from or gives back to its zone in one lock acquisition (the kernel's
+         * pcp batch); for order k, {@code frames >> k} blocks, at least one. Default: derived from
+         * the zone's size as the kernel does, a quarter of frames/1024, from 1 to 64.
+         *
+         * @throws IllegalArgumentException if not positive
+         */
+        public Builder cacheBatch(int frames) {
+            if (frames <= 0) {
+                throw new IllegalArgumentException("cacheBatch must be positive: " + frames);
+            }
+            this.cacheBatch = frames;
+            return this;
+        }
+
+        /**
+         * Frames a cache holds at most per order before it gives a batch back (the kernel's pcp
+         * high); for order k, {@code frames >> k} blocks. Default: four batches. Must be at least
+         * the batch ({@link #build()} checks).
+         *
+         * @throws IllegalArgumentException if not positive
+         */
+        public Builder cacheHigh(int frames) {
+            if (frames <= 0) {
+                throw new IllegalArgumentException("cacheHigh must be positive: " + frames);
+            }
+            this.cacheHigh = frames;
+            return this;
+        }
+
+        /**
+         * How long a cache may sit unused before a background thread gives its blocks back, so
+         * that an idle server holds nothing in its caches. Default 2 seconds. The caches of dead
+         * threads are returned within a quarter of this (at least 10 ms, at most 1 s).
+         *
+         * @throws IllegalArgumentException if not positive
+         */
+        public Builder cacheIdleTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("cacheIdleTimeout must be positive: " + timeout);
+            }
+            this.cacheIdleTimeout = timeout;
+            return this;
+        }
+
+        /**
          * Reserves the region and builds the allocator.
          *
          * @throws IllegalStateException    if no capacity was set
          * @throws IllegalArgumentException if the capacity is not a multiple of the page size, or
-         *         spans more than 2^30 frames
+         *         spans more than 2^30 frames, or cacheHigh is below cacheBatch
          * @throws OutOfMemoryError         if the operating system refuses the reservation
          */
         public PageAllocator build() {
@@ -420,7 +587,13 @@ public final class PageAllocator implements AutoCloseable {
                 throw new IllegalArgumentException("capacity " + capacity + " spans " + capacity / pageSize
                         + " frames; at most " + MAX_FRAMES + " frames of " + pageSize + " bytes are supported");
             }
-            return new PageAllocator(this);
+            long frames = capacity / pageSize;
+            int batch = cacheBatch > 0 ? cacheBatch : ThreadCaches.defaultBatchFrames(frames);
+            int high = cacheHigh > 0 ? cacheHigh : Math.max(batch, ThreadCaches.defaultHighFrames(batch));
+            if (high < batch) {
+                throw new IllegalArgumentException("cacheHigh " + high + " is below cacheBatch " + batch);
+            }
+            return new PageAllocator(this, batch, high);
         }
     }
 }

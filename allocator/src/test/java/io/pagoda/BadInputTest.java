@@ -80,8 +80,17 @@ class BadInputTest {
         long block = pages.allocatePages(0);
         long buddy = pages.allocatePages(0);
         pages.freePages(buddy, 0);
-        pages.freePages(block, 0); // merges with its buddy: its head is now inside a larger free block
+        pages.freePages(block, 0);
+        pages.trim(); // out of the caches: block merges with its buddy, whose head is now inside a larger free block
         rejects(IllegalArgumentException.class, "not the head of an allocated block", () -> pages.freePages(buddy, 0));
+    }
+
+    @Test
+    void shouldRejectDoubleFreeOfACachedBlockAndLeaveStateUnchanged() {
+        long block = pages.allocatePages(0);
+        pages.freePages(block, 0); // into this thread's cache
+        IllegalStateException twice = rejects(IllegalStateException.class, "double free", () -> pages.freePages(block, 0));
+        assertTrue(twice.getMessage().contains("per-thread cache"), twice.getMessage());
     }
 
     @Test

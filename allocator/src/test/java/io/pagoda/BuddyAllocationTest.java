@@ -13,7 +13,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Split, merge, alignment and exhaustion of the buddy allocator, seen through the public API. */
+/**
+ * Split, merge, alignment and exhaustion of the buddy core, seen through the public API with the
+ * per-thread caches turned off, so that every call reaches the zone.
+ */
 class BuddyAllocationTest {
 
     private static final int PAGE = 4096;
@@ -22,7 +25,7 @@ class BuddyAllocationTest {
     private PageAllocator pages;
 
     private PageAllocator allocator(long capacity) {
-        pages = PageAllocator.builder().capacity(capacity).build();
+        pages = PageAllocator.builder().capacity(capacity).cachedOrders(0).build();
         return pages;
     }
 
@@ -183,7 +186,7 @@ class BuddyAllocationTest {
 
     @Test
     void shouldWorkWithLargerPages() {
-        pages = PageAllocator.builder().capacity(64L << 20).pageSize(64 * 1024).maxOrder(4).build();
+        pages = PageAllocator.builder().capacity(64L << 20).pageSize(64 * 1024).maxOrder(4).cachedOrders(0).build();
         assertEquals(64 * 1024, pages.pageSize());
         assertEquals(1L << 20, pages.blockSize(4));
         MemorySegment segment = pages.allocate(100_000);

@@ -70,6 +70,7 @@ class BuilderTest {
         try (PageAllocator pages = PageAllocator.builder().capacity(4 * 4096).maxOrder(0).build()) {
             long a = pages.allocatePages(0);
             pages.freePages(a, 0);
+            pages.trim();
             assertEquals("Node 0, zone   Normal      4 \n", pages.buddyinfo());
             InvariantChecker.check(pages);
         }

@@ -78,6 +78,8 @@ class ConcurrentStressTest {
             }
             assertTrue(live.isEmpty(), live.size() + " blocks never freed");
             InvariantChecker.check(pages);
+            pages.trim();
+            InvariantChecker.check(pages);
             assertEquals(pages.capacity(), pages.freeBytes(), "every frame is free again\n" + pages.buddyinfo());
             assertTrue(pairs.get() > 0, "no work was done");
         }

@@ -2,6 +2,7 @@ package io.pagoda;
 
 import io.pagoda.buddy.Node;
 import io.pagoda.buddy.Zone;
+import io.pagoda.pcp.ThreadCaches;
 import io.pagoda.region.PageDescriptors;
 import io.pagoda.region.Region;
 
@@ -9,13 +10,15 @@ import java.util.BitSet;
 import java.util.Map;
 
 import static io.pagoda.region.PageDescriptors.ALLOCATED;
+import static io.pagoda.region.PageDescriptors.CACHED;
 import static io.pagoda.region.PageDescriptors.FREE;
 import static io.pagoda.region.PageDescriptors.NO_FRAME;
 
 /**
- * Checks the invariants of DESIGN.md on a quiescent allocator by walking every free list through
- * the page descriptors: conservation, no overlap, order-k alignment, maximal merging, and that the
- * lists, their counts and the descriptors agree. With a model of the blocks handed out, also checks
+ * Checks the invariants of DESIGN.md on a quiescent allocator by walking every free list and every
+ * per-thread cache through the page descriptors: conservation (free + cached + held = managed), no
+ * overlap, order-k alignment, maximal merging, and that the lists, caches, their counts and the
+ * descriptors agree. With a model of the blocks handed out, also checks
  * that each is an allocated head of its order and that free and allocated frames never overlap.
  */
 final class InvariantChecker {
@@ -34,6 +37,30 @@ final class InvariantChecker {
      * @param allocated address to order of every block handed out and not freed, or null when unknown
      */
     static void check(PageAllocator pages, Map<Long, Integer> allocated) {
+        // The cache reaper is a thread of the allocator's own: keep it (and any drainer) out, then
+        // hold every zone lock, so that the walk sees one state.
+        ThreadCaches caches = pages.threadCaches();
+        if (caches != null) {
+            caches.whileDrainsPaused(() -> checkUnderZoneLocks(pages, allocated));
+        } else {
+            checkUnderZoneLocks(pages, allocated);
+        }
+    }
+
+    private static void checkUnderZoneLocks(PageAllocator pages, Map<Long, Integer> allocated) {
+        java.util.List<Zone> zones = new java.util.ArrayList<>();
+        for (Node node : pages.buddySystem().nodes()) {
+            zones.addAll(node.zones());
+        }
+        zones.forEach(zone -> zone.lock().lock());
+        try {
+            checkQuiescent(pages, allocated);
+        } finally {
+            zones.forEach(zone -> zone.lock().unlock());
+        }
+    }
+
+    private static void checkQuiescent(PageAllocator pages, Map<Long, Integer> allocated) {
         Region region = pages.region();
         long managed = 0;
         long free = 0;
@@ -55,8 +82,9 @@ final class InvariantChecker {
         if (managed != free + handedOut) {
             throw new AssertionError("conservation over all zones: " + free + " + " + handedOut + " != " + managed);
         }
+        long cached = checkCaches(pages, used);
         if (allocated != null) {
-            checkAllocated(pages, allocated, used, handedOut);
+            checkAllocated(pages, allocated, used, handedOut - cached);
         }
     }
 
@@ -93,13 +121,44 @@ final class InvariantChecker {
         return free;
     }
 
+    /** Every cached block is a CACHED head of its order, overlapping nothing; returns the frames cached. */
+    private static long checkCaches(PageAllocator pages, BitSet used) {
+        ThreadCaches caches = pages.threadCaches();
+        if (caches == null) {
+            return 0;
+        }
+        PageDescriptors descriptors = pages.region().descriptors();
+        long[] frames = {0};
+        caches.forEachCachedBlock((pfn, order) -> {
+            int info = descriptors.info(pfn);
+            if (PageDescriptors.state(info) != CACHED || PageDescriptors.order(info) != order) {
+                throw new AssertionError("cached block " + pfn + " of order " + order + " has descriptor state "
+                        + PageDescriptors.state(info) + " order " + PageDescriptors.order(info));
+            }
+            if ((pfn & ((1 << order) - 1)) != 0) {
+                throw new AssertionError("cached block " + pfn + " is not aligned to 2^" + order);
+            }
+            int overlap = used.nextSetBit(pfn);
+            if (overlap != -1 && overlap < pfn + (1 << order)) {
+                throw new AssertionError("cached block " + pfn + " of order " + order + " overlaps frame " + overlap
+                        + ", which is free, cached twice, or in another cache");
+            }
+            used.set(pfn, pfn + (1 << order));
+            frames[0] += 1L << order;
+        });
+        if (frames[0] != caches.cachedFrames()) {
+            throw new AssertionError("the caches count " + caches.cachedFrames() + " frames but hold " + frames[0]);
+        }
+        return frames[0];
+    }
+
     private static void checkMaximallyMerged(Zone zone, int pfn, int order) {
         if (order == zone.maxOrder()) {
             return;
         }
         int buddy = Zone.findBuddyPfn(pfn, order);
-        if (buddy >= zone.endPfn()) {
-            return;
+        if (buddy + (1 << order) > zone.endPfn()) {
+            return; // a buddy that would reach past the zone's end does not exist
         }
         int info = zone.descriptors().info(buddy);
         require(!(PageDescriptors.state(info) == FREE && PageDescriptors.order(info) == order)
@@ -108,6 +167,7 @@ final class InvariantChecker {
     }
 
     private static void checkAllocated(PageAllocator pages, Map<Long, Integer> allocated, BitSet used, long handedOut) {
+        // handedOut: frames out of the zones and not in a cache, so held by users
         Region region = pages.region();
         long frames = 0;
         for (Map.Entry<Long, Integer> block : allocated.entrySet()) {
@@ -127,7 +187,7 @@ final class InvariantChecker {
             frames += 1L << order;
         }
         if (frames != handedOut) {
-            throw new AssertionError("the zones count " + handedOut + " frames handed out, the holders " + frames);
+            throw new AssertionError("the zones and caches count " + handedOut + " frames held by users, the holders " + frames);
         }
     }
 

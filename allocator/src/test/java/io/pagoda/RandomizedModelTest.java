@@ -37,32 +37,37 @@ class RandomizedModelTest {
         // frames, maxOrder: a few max blocks; a tail that is not a multiple of the max block; order 0 only
         int[][] shapes = {{4 * 64, 6}, {3 * 64 + 37, 6}, {1024, 10}, {2048 + 515, 10}, {64, 0}};
         List<Arguments> runs = new ArrayList<>();
-        for (int i = 0; i < shapes.length; i++) {
-            runs.add(Arguments.of(base + i, shapes[i][0], shapes[i][1]));
+        for (int cachedOrders : new int[] {0, 4}) {
+            for (int i = 0; i < shapes.length; i++) {
+                runs.add(Arguments.of(base + runs.size(), shapes[i][0], shapes[i][1], cachedOrders));
+            }
         }
         return runs.stream();
     }
 
-    @ParameterizedTest(name = "seed {0}: {1} frames, max order {2}")
+    @ParameterizedTest(name = "seed {0}: {1} frames, max order {2}, {3} cached orders")
     @MethodSource("configurations")
-    void shouldKeepEveryInvariantThroughRandomAllocationsAndFrees(long seed, int frames, int maxOrder) {
+    void shouldKeepEveryInvariantThroughRandomAllocationsAndFrees(long seed, int frames, int maxOrder, int cachedOrders) {
         try {
-            run(seed, frames, maxOrder);
+            run(seed, frames, maxOrder, cachedOrders);
         } catch (AssertionError | RuntimeException e) {
             throw new AssertionError("failed with seed " + seed + " (replay: -Dpagoda.seed=" + seed
                     + " -Dtest=RandomizedModelTest): " + e.getMessage(), e);
         }
     }
 
-    private static void run(long seed, int frames, int maxOrder) {
+    private static void run(long seed, int frames, int maxOrder, int cachedOrders) {
         SplittableRandom random = new SplittableRandom(seed);
-        try (PageAllocator pages = PageAllocator.builder().capacity((long) frames * PAGE).maxOrder(maxOrder).build()) {
+        try (PageAllocator pages = PageAllocator.builder().capacity((long) frames * PAGE).maxOrder(maxOrder)
+                .cachedOrders(cachedOrders).cacheBatch(1 + random.nextInt(8)).cacheHigh(8 + random.nextInt(8)).build()) {
             Map<Long, Integer> held = new HashMap<>();
             Map<Long, MemorySegment> segments = new HashMap<>();
             List<Long> addresses = new ArrayList<>();
             for (int step = 0; step < STEPS; step++) {
                 boolean allocate = addresses.isEmpty() || random.nextInt(100) < 55;
-                if (allocate) {
+                if (random.nextInt(500) == 0) {
+                    pages.trim();
+                } else if (allocate) {
                     int order = random.nextInt(maxOrder + 1);
                     boolean fits = modelHasRoomFor(held, pages.region().base(), frames, order);
                     if (fits) {
@@ -102,7 +107,9 @@ class RandomizedModelTest {
                 pages.freePages(address, held.remove(address));
             }
             InvariantChecker.check(pages, held);
-            assertEquals((long) frames * PAGE, pages.freeBytes(), "every frame free at the end");
+            pages.trim();
+            InvariantChecker.check(pages, held);
+            assertEquals((long) frames * PAGE, pages.freeBytes(), "every frame free after trim");
         }
     }
 

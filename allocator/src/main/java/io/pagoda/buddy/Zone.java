@@ -5,6 +5,7 @@ import io.pagoda.region.PageDescriptors;
 import java.util.concurrent.locks.ReentrantLock;
 
 import static io.pagoda.region.PageDescriptors.ALLOCATED;
+import static io.pagoda.region.PageDescriptors.CACHED;
 import static io.pagoda.region.PageDescriptors.FREE;
 import static io.pagoda.region.PageDescriptors.NO_FRAME;
 import static io.pagoda.region.PageDescriptors.TAIL;
@@ -155,6 +156,63 @@ public final class Zone {
     }
 
     /**
+     * The kernel's {@code rmqueue_bulk}: takes up to {@code count} blocks of 2^order frames under
+     * one lock acquisition, for a per-thread cache, and marks them CACHED.
+     *
+     * @param into receives the head pfns, from index 0
+     * @return how many blocks were taken: fewer than count only when the zone ran out
+     * @throws IllegalStateException if the zone is retired
+     */
+    public int rmqueueBulk(int order, int lifetime, int[] into, int count) {
+        lock.lock();
+        try {
+            ensureLiveLocked();
+            int taken = 0;
+            while (taken < count) {
+                int pfn = rmqueueSmallestLocked(order, lifetime);
+                if (pfn == NO_FRAME) {
+                    break;
+                }
+                descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, lifetime));
+                into[taken++] = pfn;
+            }
+            freeFrames -= (long) taken << order;
+            allocatedFrames += (long) taken << order;
+            return taken;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The kernel's {@code free_pcppages_bulk}: gives back {@code count} CACHED blocks of 2^order
+     * frames, {@code pfns[from .. from + count)}, under one lock acquisition, merging each.
+     *
+     * @throws IllegalStateException if a block is not a CACHED head of that order (the caches are
+     *         corrupt: nothing is freed), or the zone is retired
+     */
+    public void freeBulk(int[] pfns, int from, int count, int order) {
+        lock.lock();
+        try {
+            ensureLiveLocked();
+            for (int i = from; i < from + count; i++) {
+                int info = descriptors.info(pfns[i]);
+                if (PageDescriptors.state(info) != CACHED || PageDescriptors.order(info) != order) {
+                    throw new IllegalStateException("pfn " + pfns[i] + " given back from a cache as order " + order
+                            + " has state " + PageDescriptors.state(info) + " order " + PageDescriptors.order(info));
+                }
+            }
+            for (int i = from; i < from + count; i++) {
+                freeOnePageLocked(pfns[i], order, PageDescriptors.lifetime(descriptors.info(pfns[i])));
+            }
+            freeFrames += (long) count << order;
+            allocatedFrames -= (long) count << order;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * The kernel's {@code __rmqueue_smallest}: takes the smallest free block of order &gt;= order
      * off its list and splits it down to order. Falls back on carving untouched frames.
      */
@@ -219,8 +277,8 @@ public final class Zone {
         descriptors.setInfo(pfn, TAIL);
         while (order < maxOrder) {
             int buddy = findBuddyPfn(pfn, order);
-            if (buddy >= endPfn) {
-                break; // the buddy would lie past the zone's end: nothing to merge with
+            if (buddy + (1 << order) > endPfn) {
+                break; // the buddy would reach past the zone's end (its tail): nothing to merge with
             }
             int buddyInfo = descriptors.info(buddy);
             if (PageDescriptors.state(buddyInfo) != FREE || PageDescriptors.order(buddyInfo) != order) {
@@ -291,7 +349,7 @@ public final class Zone {
         }
     }
 
-    /** Frames in blocks handed out. */
+    /** Frames in blocks handed out of the zone: to users, or to per-thread caches. */
     public long allocatedFrames() {
         lock.lock();
         try {

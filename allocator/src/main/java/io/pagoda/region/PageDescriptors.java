@@ -28,14 +28,22 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * |          zero               |  lifetime  |    order    | state |
  * +-----------------------------+------------+-------------+-------+
  * </pre>
- * A frame is in one of three states: {@link #TAIL} (inside a block, or never touched: the table is
- * zero-filled, so zero must mean "not a head"), {@link #FREE} (head of a block on a free list) or
- * {@link #ALLOCATED} (head of a block handed out). Only heads carry an order and links; a tail's
+ * A frame is in one of four states: {@link #TAIL} (inside a block, or never touched: the table is
+ * zero-filled, so zero must mean "not a head"), {@link #FREE} (head of a block on a free list),
+ * {@link #ALLOCATED} (head of a block handed out) or {@link #CACHED} (head of a block held in a
+ * per-thread cache: free for the user, out of the zone for the buddy system, so never merged).
+ * Only heads carry an order and links; a tail's
  * descriptor is never read for its order. Since every merge clears the swallowed head and every
  * split writes the new heads, a descriptor that reads as a head really is one: this is what lets a
  * free be validated in O(1) from the address alone.
  *
- * <p>Plain memory accesses: the owner of the frame's zone lock is the only writer and reader.
+ * <h2>Who writes</h2>
+ * The zone lock's holder writes the links and every transition into or out of FREE. Between
+ * ALLOCATED and CACHED a block moves without the lock, written by the one thread that holds the
+ * block at that moment (its user freeing it, or the cache handing it out). A zone reading a buddy's
+ * info word under its lock may thus race with such a write; it only asks "FREE, of this order?",
+ * and FREE is never written without the lock, so either racing value gives the same answer.
+ * Plain int accesses: an aligned int is never torn.
  */
 public final class PageDescriptors {
 
@@ -63,6 +71,8 @@ public final class PageDescriptors {
     public static final int FREE = 1;
     /** State of the head frame of an allocated block. */
     public static final int ALLOCATED = 2;
+    /** State of the head frame of a block held in a per-thread cache. */
+    public static final int CACHED = 3;
 
     static final int STATE_BITS = 2;
     static final int ORDER_BITS = 8;

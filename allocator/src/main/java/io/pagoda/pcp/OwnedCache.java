@@ -1,0 +1,115 @@
+package io.pagoda.pcp;
+
+import io.pagoda.region.AsymmetricFence;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The cache of one platform thread, its owner, who uses it with neither a lock nor a CAS; other
+ * threads (drainers) can still take its blocks at any time, even while the owner is blocked
+ * forever.
+ *
+ * <h2>The drain protocol</h2>
+ * Two fields, each with one writer side: {@code sequence}, odd while the owner is inside an
+ * operation, and {@code drainRequested}, set by a drainer that wants the stacks.
+ * <pre>
+ * owner:   sequence = odd (opaque) ; light fence ; if drainRequested (acquire): leave, use the zone
+ *          ... pop or push ...     ; sequence = even (release)
+ * drainer: drainRequested = 1 (volatile) ; heavy fence ; wait until sequence is even (acquire)
+ *          ... take every block ...      ; drainRequested = 0 (release)
+ * </pre>
+ * This is Dekker's mutual exclusion, with the store-load fence split asymmetrically
+ * ({@link AsymmetricFence}): the owner's half costs nothing on Linux, the drainer's is a
+ * membarrier. Either the owner's read sees the request (and it keeps off the stacks), or the
+ * drainer's read sees the odd sequence (and it waits for the release that ends the operation,
+ * which also publishes the owner's writes to the stacks). A drainer never waits while inside an
+ * operation of its own cache, so two drainers cannot wait for each other; drainers take turns
+ * under {@link ThreadCaches}' drain lock. A dead owner needs no protocol: {@link Thread#isAlive()}
+ * returning false orders all its writes before the drainer's reads.
+ */
+final class OwnedCache {
+
+    private static final VarHandle SEQUENCE;
+    private static final VarHandle DRAIN_REQUESTED;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            SEQUENCE = lookup.findVarHandle(OwnedCache.class, "sequence", int.class);
+            DRAIN_REQUESTED = lookup.findVarHandle(OwnedCache.class, "drainRequested", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final CacheStacks stacks;
+    final Thread owner;
+
+    /** Written by the owner only; odd inside an operation. */
+    private int sequence;
+    /** Written by drainers only, under the drain lock; 1 while a drainer holds the stacks. */
+    private int drainRequested;
+
+    // The reaper's own view, touched only under the drain lock.
+    int reaperSequence;
+    long reaperIdleSince;
+
+    OwnedCache(CacheStacks stacks, Thread owner) {
+        this.stacks = stacks;
+        this.owner = owner;
+    }
+
+    /**
+     * Owner: begins an operation on the stacks.
+     *
+     * @return false if a drainer holds the stacks; the operation is then already over, and the
+     *         caller must not touch the stacks (it goes to the zone instead)
+     */
+    boolean enter() {
+        int begin = sequence + 1; // plain: the owner is the only writer
+        SEQUENCE.setOpaque(this, begin);
+        // Store-load: the odd sequence must be visible before drainRequested is read (see the class comment).
+        AsymmetricFence.light();
+        if ((int) DRAIN_REQUESTED.getAcquire(this) != 0) {
+            SEQUENCE.setRelease(this, begin + 1);
+            return false;
+        }
+        return true;
+    }
+
+    /** Owner: ends an operation; the release publishes its writes to the stacks to a later drainer. */
+    void exit() {
+        SEQUENCE.setRelease(this, sequence + 1);
+    }
+
+    /** Drainer, under the drain lock: asks for the stacks. Follow with a heavy fence, then {@link #awaitQuiescent}. */
+    void requestDrain() {
+        DRAIN_REQUESTED.setVolatile(this, 1);
+    }
+
+    /**
+     * Drainer: waits until the owner is outside any operation. After the heavy fence, every later
+     * operation of the owner sees the request and keeps off the stacks, so the drainer holds them
+     * until {@link #releaseDrain}.
+     */
+    void awaitQuiescent() {
+        for (int spins = 0; ((int) SEQUENCE.getAcquire(this) & 1) != 0; spins++) {
+            if (spins < 1_000) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield(); // the owner was preempted inside an operation
+            }
+        }
+    }
+
+    /** Drainer: hands the (now emptied) stacks back; the release publishes the drainer's writes. */
+    void releaseDrain() {
+        DRAIN_REQUESTED.setRelease(this, 0);
+    }
+
+    /** The owner's operation count times two, odd while inside one: for the reaper's idle check. */
+    int sequence() {
+        return (int) SEQUENCE.getAcquire(this);
+    }
+}

@@ -1,0 +1,437 @@
+package io.pagoda.pcp;
+
+import io.pagoda.buddy.Zone;
+import io.pagoda.region.AsymmetricFence;
+import io.pagoda.region.PageDescriptors;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static io.pagoda.region.PageDescriptors.ALLOCATED;
+import static io.pagoda.region.PageDescriptors.CACHED;
+import static io.pagoda.region.PageDescriptors.NO_FRAME;
+
+/**
+ * The per-thread page caches in front of one zone: the kernel's per-CPU page lists
+ * ({@code per_cpu_pages}), kept per thread.
+ *
+ * <h2>Fast path</h2>
+ * A block of a cached order (0 to {@code cachedOrders - 1}) is allocated by popping the calling
+ * thread's cache and freed by pushing on it, whichever thread allocated it: a server's worker that
+ * frees what an I/O thread allocated pays what the I/O thread pays. Neither takes a lock or a CAS
+ * on a platform thread, nor allocates an object; each touches the thread's cache and the block's
+ * descriptor only.
+ *
+ * <h2>Batching</h2>
+ * An empty cache is refilled with {@code batch} blocks under one zone-lock acquisition
+ * ({@link Zone#rmqueueBulk}, the kernel's {@code rmqueue_bulk}); a cache above {@code high}
+ * blocks gives its {@code batch} coldest back under one acquisition ({@link Zone#freeBulk},
+ * {@code free_pcppages_bulk}). So the zone lock is taken once per {@code batch} operations, and no
+ * cache grows past {@code high}, whatever the balance of allocations and frees on its thread.
+ *
+ * <h2>Getting the pages back</h2>
+ * {@link #drainAll()} (the kernel's {@code drain_all_pages}) takes every cache's blocks back to
+ * the zone, including the caches of threads that are blocked or idle forever, through the
+ * protocol of {@link OwnedCache}. An allocation that finds the zone empty drains all caches and
+ * retries once before it fails. {@link #reap} returns the caches of dead threads, and those idle
+ * for longer than the idle timeout; a {@link CacheReaper} calls it periodically.
+ *
+ * <h2>Virtual threads</h2>
+ * They do not get caches of their own: they share a fixed set of {@link SharedCache} stripes
+ * (twice the processors, rounded up to a power of two), chosen by thread id, each guarded by a
+ * try-lock; a virtual thread that finds its stripe busy goes to the zone directly.
+ *
+ * <h2>Accounting</h2>
+ * Cached blocks are out of the zone's free lists (the zone counts them as handed out) and marked
+ * CACHED in their descriptors, so a double free is caught and the buddy system never merges them.
+ * At every quiescent point: zone free frames + {@link #cachedFrames()} + frames held by users =
+ * frames managed.
+ */
+public final class ThreadCaches {
+
+    /** The caches hold blocks of the default lifetime type; other types go to the zone. */
+    private static final int LIFETIME = 0;
+
+    private final Zone zone;
+    private final PageDescriptors descriptors;
+    private final int cachedOrders;
+    private final int[] batch;
+    private final int[] high;
+    private final long idleNanos;
+    private final ThreadLocal<OwnedCache> local;
+    private final SharedCache[] shared;
+    private final CopyOnWriteArrayList<OwnedCache> owned = new CopyOnWriteArrayList<>();
+    /** Drainers take turns: drainAll, reap and trim. Never held by an owner inside an operation. */
+    private final ReentrantLock drainLock = new ReentrantLock();
+    /** Counters of the caches of dead threads, folded in when they are retired. Guarded by drainLock. */
+    private CacheSnapshot retired = new CacheSnapshot("retired", 0, 0, 0, 0, 0);
+
+    /**
+     * @param cachedOrders orders 0 to cachedOrders - 1 are cached; at least 1
+     * @param batchFrames  frames moved per bulk refill or drain (per order: batchFrames >> order, at least 1)
+     * @param highFrames   frames a cache holds at most per order (per order: highFrames >> order,
+     *                     at least the order's batch)
+     * @param idleNanos    how long a cache may sit unused before {@link #reap} empties it
+     */
+    public ThreadCaches(Zone zone, int cachedOrders, int batchFrames, int highFrames, long idleNanos) {
+        if (cachedOrders < 1 || cachedOrders > zone.maxOrder() + 1) {
+            throw new IllegalArgumentException("cachedOrders " + cachedOrders + " outside [1, " + (zone.maxOrder() + 1) + "]");
+        }
+        if (batchFrames < 1 || highFrames < batchFrames) {
+            throw new IllegalArgumentException("need 1 <= batch <= high: batch " + batchFrames + ", high " + highFrames);
+        }
+        this.zone = zone;
+        this.descriptors = zone.descriptors();
+        this.cachedOrders = cachedOrders;
+        this.batch = new int[cachedOrders];
+        this.high = new int[cachedOrders];
+        for (int order = 0; order < cachedOrders; order++) {
+            batch[order] = Math.max(1, batchFrames >> order);
+            high[order] = Math.max(batch[order], highFrames >> order);
+        }
+        this.idleNanos = idleNanos;
+        this.local = ThreadLocal.withInitial(this::register);
+        int stripes = Integer.highestOneBit(Math.max(1, 2 * Runtime.getRuntime().availableProcessors() - 1)) << 1;
+        this.shared = new SharedCache[stripes];
+        for (int i = 0; i < stripes; i++) {
+            shared[i] = new SharedCache(new CacheStacks(high, batch[0]), i);
+        }
+    }
+
+    /**
+     * The kernel's batch size rule, in frames: a quarter of the zone's frames / 1024, at most a
+     * quarter of 1 MiB of 4 KiB frames (64), at least 1. A 4 GiB zone of 4 KiB frames gets 64.
+     */
+    public static int defaultBatchFrames(long zoneFrames) {
+        return (int) Math.max(1, Math.min(zoneFrames >> 10, 256) >> 2);
+    }
+
+    /** Four batches: a cache holds at most 1 MiB per order with the largest default batch. */
+    public static int defaultHighFrames(int batchFrames) {
+        return 4 * batchFrames;
+    }
+
+    private OwnedCache register() {
+        OwnedCache cache = new OwnedCache(new CacheStacks(high, batch[0]), Thread.currentThread());
+        owned.add(cache);
+        return cache;
+    }
+
+    /** Orders 0 to {@code cachedOrders() - 1} go through the caches. */
+    public int cachedOrders() {
+        return cachedOrders;
+    }
+
+    /**
+     * Allocates a block of a cached order from the calling thread's cache, refilling it from the
+     * zone when empty; when the zone is empty too, drains every cache and tries the zone once more.
+     *
+     * @return the head pfn, or NO_FRAME if no block is left anywhere
+     */
+    public int allocate(int order) {
+        Thread thread = Thread.currentThread();
+        int pfn = thread.isVirtual() ? allocateShared(thread, order) : allocateOwned(order);
+        if (pfn != NO_FRAME) {
+            return pfn;
+        }
+        drainAll(); // outside any operation of our own cache, as the protocol requires
+        return zone.allocate(order, LIFETIME);
+    }
+
+    private int allocateOwned(int order) {
+        OwnedCache cache = local.get();
+        if (!cache.enter()) {
+            return zone.allocate(order, LIFETIME); // a drainer holds our stacks
+        }
+        try {
+            return allocateFrom(cache.stacks, order);
+        } finally {
+            cache.exit();
+        }
+    }
+
+    private int allocateShared(Thread thread, int order) {
+        SharedCache cache = shared[stripe(thread)];
+        if (!cache.tryLock()) {
+            return zone.allocate(order, LIFETIME);
+        }
+        try {
+            cache.operations++;
+            return allocateFrom(cache.stacks, order);
+        } finally {
+            cache.unlock();
+        }
+    }
+
+    /** The kernel's {@code rmqueue_pcplist}: pop, or refill a batch and take one. Caller holds the stacks. */
+    private int allocateFrom(CacheStacks stacks, int order) {
+        int pfn = stacks.pop(order);
+        if (pfn != NO_FRAME) {
+            stacks.hits++;
+        } else {
+            stacks.misses++;
+            pfn = refill(stacks, order);
+            if (pfn == NO_FRAME) {
+                return NO_FRAME;
+            }
+        }
+        descriptors.setInfo(pfn, PageDescriptors.info(ALLOCATED, order, LIFETIME));
+        return pfn;
+    }
+
+    /** Takes a batch from the zone: keeps all but the first, which it returns (CACHED, not yet ALLOCATED). */
+    private int refill(CacheStacks stacks, int order) {
+        int[] taken = stacks.scratch;
+        int count = zone.rmqueueBulk(order, LIFETIME, taken, batch[order]);
+        if (count == 0) {
+            return NO_FRAME;
+        }
+        stacks.refills++;
+        for (int i = count - 1; i > 0; i--) {
+            stacks.push(order, taken[i]); // the lowest block ends on top: handed out first
+        }
+        return taken[0];
+    }
+
+    /**
+     * Frees a block of a cached order into the calling thread's cache, giving a batch of the
+     * coldest back to the zone when the cache is above high. A frame that is not the head of an
+     * allocated block of that order changes nothing.
+     *
+     * @return {@link Zone#FREED}, or the info word found at {@code pfn}
+     */
+    public int free(int pfn, int order) {
+        Thread thread = Thread.currentThread();
+        if (thread.isVirtual()) {
+            SharedCache cache = shared[stripe(thread)];
+            if (!cache.tryLock()) {
+                return zone.free(pfn, order);
+            }
+            try {
+                cache.operations++;
+                return freeInto(cache.stacks, pfn, order);
+            } finally {
+                cache.unlock();
+            }
+        }
+        OwnedCache cache = local.get();
+        if (!cache.enter()) {
+            return zone.free(pfn, order);
+        }
+        try {
+            return freeInto(cache.stacks, pfn, order);
+        } finally {
+            cache.exit();
+        }
+    }
+
+    /** The kernel's {@code free_unref_page}: check the head, push, drain a batch above high. */
+    private int freeInto(CacheStacks stacks, int pfn, int order) {
+        int info = descriptors.info(pfn);
+        if (info != PageDescriptors.info(ALLOCATED, order, LIFETIME)) {
+            return info;
+        }
+        descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, LIFETIME));
+        stacks.push(order, pfn);
+        if (stacks.count(order) > high[order]) {
+            stacks.takeOldest(order, batch[order], stacks.scratch);
+            stacks.drains++;
+            zone.freeBulk(stacks.scratch, 0, batch[order], order);
+        }
+        return Zone.FREED;
+    }
+
+    private int stripe(Thread thread) {
+        // Fibonacci hashing spreads consecutive thread ids over the stripes.
+        return (int) ((thread.threadId() * 0x9E3779B97F4A7C15L) >>> 40) & (shared.length - 1);
+    }
+
+    /**
+     * The kernel's {@code drain_all_pages}: gives every cache's blocks back to the zone, the
+     * caller's own included, whether their owners are running, blocked, idle or dead. Must not be
+     * called from inside a cache operation.
+     */
+    public void drainAll() {
+        drainLock.lock();
+        try {
+            OwnedCache[] caches = owned.toArray(new OwnedCache[0]);
+            drainOwnedLocked(caches);
+            for (SharedCache cache : shared) {
+                cache.lock();
+                try {
+                    emptyLocked(cache.stacks);
+                } finally {
+                    cache.unlock();
+                }
+            }
+        } finally {
+            drainLock.unlock();
+        }
+    }
+
+    /** Drains the given owned caches under the protocol: one heavy fence for all of them. */
+    private void drainOwnedLocked(List<OwnedCache> caches) {
+        drainOwnedLocked(caches.toArray(new OwnedCache[0]));
+    }
+
+    private void drainOwnedLocked(OwnedCache[] caches) {
+        assert drainLock.isHeldByCurrentThread();
+        for (OwnedCache cache : caches) {
+            cache.requestDrain();
+        }
+        AsymmetricFence.heavy();
+        for (OwnedCache cache : caches) {
+            if (!cache.owner.isAlive()) {
+                retireLocked(cache); // dead: isAlive() ordered its writes before ours
+                continue;
+            }
+            cache.awaitQuiescent();
+            emptyLocked(cache.stacks);
+            cache.releaseDrain();
+        }
+    }
+
+    /** Gives back every block of the stacks, a scratch-full at a time. Caller holds the stacks. */
+    private void emptyLocked(CacheStacks stacks) {
+        boolean any = false;
+        for (int order = 0; order < stacks.orders(); order++) {
+            for (int count = stacks.count(order); count > 0; count = stacks.count(order)) {
+                int n = Math.min(count, stacks.scratch.length);
+                stacks.takeOldest(order, n, stacks.scratch);
+                zone.freeBulk(stacks.scratch, 0, n, order);
+                any = true;
+            }
+        }
+        if (any) {
+            stacks.drains++;
+        }
+    }
+
+    private void retireLocked(OwnedCache cache) {
+        emptyLocked(cache.stacks);
+        owned.remove(cache);
+        retired = retired.plus(CacheSnapshot.of("retired", cache.stacks));
+    }
+
+    /**
+     * Housekeeping, called periodically by a {@link CacheReaper}: returns the caches of threads
+     * that have died, and empties caches unused for longer than the idle timeout.
+     *
+     * @param now the current {@link System#nanoTime()}
+     */
+    public void reap(long now) {
+        drainLock.lock();
+        try {
+            List<OwnedCache> idle = new ArrayList<>();
+            for (OwnedCache cache : owned.toArray(new OwnedCache[0])) {
+                if (!cache.owner.isAlive()) {
+                    retireLocked(cache);
+                    continue;
+                }
+                int sequence = cache.sequence();
+                if (sequence != cache.reaperSequence) {
+                    cache.reaperSequence = sequence;
+                    cache.reaperIdleSince = now;
+                } else if (now - cache.reaperIdleSince >= idleNanos && cache.stacks.framesHeld > 0) {
+                    idle.add(cache); // framesHeld read racily: only a hint of work to do
+                }
+            }
+            if (!idle.isEmpty()) {
+                drainOwnedLocked(idle);
+            }
+            for (SharedCache cache : shared) {
+                int operations = cache.operations; // racy read: a hint, as above
+                if (operations != cache.reaperOperations) {
+                    cache.reaperOperations = operations;
+                    cache.reaperIdleSince = now;
+                } else if (now - cache.reaperIdleSince >= idleNanos && cache.tryLock()) {
+                    try {
+                        emptyLocked(cache.stacks);
+                    } finally {
+                        cache.unlock();
+                    }
+                }
+            }
+        } finally {
+            drainLock.unlock();
+        }
+    }
+
+    /** How long a cache may sit unused before {@link #reap} empties it. */
+    public long idleNanos() {
+        return idleNanos;
+    }
+
+    /** Frames held by all caches: racy while threads run, exact at quiescent points. */
+    public long cachedFrames() {
+        long frames = 0;
+        for (OwnedCache cache : owned) {
+            frames += cache.stacks.framesHeld;
+        }
+        for (SharedCache cache : shared) {
+            frames += cache.stacks.framesHeld;
+        }
+        return frames;
+    }
+
+    /** Caches in existence: one per live platform thread that used this zone, plus the shared stripes. */
+    public int cacheCount() {
+        return owned.size() + shared.length;
+    }
+
+    /** Each live cache's counters: the owner thread's name, or "shared-N". */
+    public List<CacheSnapshot> snapshots() {
+        List<CacheSnapshot> snapshots = new ArrayList<>();
+        for (OwnedCache cache : owned) {
+            snapshots.add(CacheSnapshot.of(cache.owner.getName(), cache.stacks));
+        }
+        for (SharedCache cache : shared) {
+            snapshots.add(CacheSnapshot.of("shared-" + cache.index, cache.stacks));
+        }
+        return snapshots;
+    }
+
+    /** The sum over all caches, live and retired, named "total". */
+    public CacheSnapshot total() {
+        drainLock.lock();
+        try {
+            CacheSnapshot total = new CacheSnapshot("total", 0, 0, 0, 0, 0).plus(retired);
+            for (CacheSnapshot snapshot : snapshots()) {
+                total = total.plus(snapshot);
+            }
+            return total;
+        } finally {
+            drainLock.unlock();
+        }
+    }
+
+    /**
+     * Runs {@code audit} while no drainer (reaper, trim, drainAll) can move blocks: the caller's
+     * own threads must be quiescent too. For invariant checks.
+     */
+    public void whileDrainsPaused(Runnable audit) {
+        drainLock.lock();
+        try {
+            audit.run();
+        } finally {
+            drainLock.unlock();
+        }
+    }
+
+    /** Visits every cached block. Only at a quiescent point (no thread inside a cache operation). */
+    public void forEachCachedBlock(BlockVisitor visitor) {
+        for (OwnedCache cache : owned) {
+            cache.stacks.forEach(visitor);
+        }
+        for (SharedCache cache : shared) {
+            cache.stacks.forEach(visitor);
+        }
+    }
+
+    /** The zone these caches stand in front of. */
+    public Zone zone() {
+        return zone;
+    }
+}

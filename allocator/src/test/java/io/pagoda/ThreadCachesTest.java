@@ -1,0 +1,259 @@
+package io.pagoda;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The per-thread page caches: fast path, batching, draining, dead and idle threads, virtual threads. */
+class ThreadCachesTest {
+
+    private static final int PAGE = 4096;
+    private static final long FOUR_MIB = 4L << 20;
+
+    private static PageAllocator.Builder small() {
+        return PageAllocator.builder().capacity(FOUR_MIB).cacheIdleTimeout(Duration.ofMinutes(10));
+    }
+
+    @Test
+    void shouldHandBackTheBlockJustFreedWithoutVisitingTheZone() {
+        try (PageAllocator pages = small().cacheBatch(8).build()) {
+            long first = pages.allocatePages(0);
+            pages.freePages(first, 0);
+            long second = pages.allocatePages(0);
+            assertEquals(first, second, "the warmest block comes back first");
+            CacheStatistics total = pages.cacheStatistics();
+            assertEquals(1, total.hits());
+            assertEquals(1, total.misses());
+            assertEquals(1, total.refills(), "one refill served both allocations");
+            InvariantChecker.check(pages, java.util.Map.of(second, 0));
+        }
+    }
+
+    @Test
+    void shouldRefillABatchInOneGoAndKeepTheRestCached() {
+        try (PageAllocator pages = small().cacheBatch(8).build()) {
+            pages.allocatePages(0);
+            assertEquals(7L * PAGE, pages.cachedBytes(), "a batch of 8, one handed out");
+            assertEquals(FOUR_MIB - 8L * PAGE, pages.freeBytes());
+            pages.allocatePages(1); // order 1: batch of 8 >> 1 = 4 blocks
+            assertEquals(7L * PAGE + 3L * 2 * PAGE, pages.cachedBytes());
+        }
+    }
+
+    @Test
+    void shouldGiveTheColdestBatchBackWhenAboveHigh() {
+        try (PageAllocator pages = small().cacheBatch(4).cacheHigh(8).build()) {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                blocks.add(pages.allocatePages(0));
+            }
+            blocks.forEach(block -> pages.freePages(block, 0));
+            assertTrue(pages.cachedBytes() <= 8L * PAGE, "never above high: " + pages.cachedBytes());
+            assertTrue(pages.cacheStatistics().drains() >= 3, pages.cacheStatistics().toString());
+            InvariantChecker.check(pages);
+        }
+    }
+
+    @Test
+    void shouldPutAFreeFromAnotherThreadInTheFreeingThreadsCache() throws InterruptedException {
+        try (PageAllocator pages = small().cacheBatch(1).build()) {
+            long block = pages.allocatePages(0);
+            Thread freer = Thread.ofPlatform().name("freer").start(() -> pages.freePages(block, 0));
+            freer.join();
+            // The freer is dead now but its cache may not be reaped yet: either way the block is cached or free.
+            InvariantChecker.check(pages);
+            assertEquals(FOUR_MIB, pages.freeBytes() + pages.cachedBytes());
+        }
+    }
+
+    @Test
+    void shouldDrainTheCacheOfABlockedThreadSoThatAnotherCanAllocateEveryFrame() throws InterruptedException {
+        try (PageAllocator pages = small().cacheBatch(16).cacheHigh(256).build()) {
+            CountDownLatch filled = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread hoarder = Thread.ofPlatform().name("hoarder").start(() -> {
+                List<Long> blocks = new ArrayList<>();
+                for (int i = 0; i < 200; i++) {
+                    blocks.add(pages.allocatePages(0));
+                }
+                blocks.forEach(block -> pages.freePages(block, 0)); // all into the hoarder's own cache
+                filled.countDown();
+                awaitQuietly(release); // blocked: it will never look at its cache again
+            });
+            filled.await();
+            assertTrue(pages.cachedBytes() >= 150L * PAGE, "the hoarder's cache holds " + pages.cachedBytes());
+            List<Long> everything = new ArrayList<>();
+            for (int i = 0; i < FOUR_MIB / PAGE; i++) {
+                everything.add(pages.allocatePages(0)); // must not fail: the hoarder's cache is drained
+            }
+            assertEquals(FOUR_MIB / PAGE, everything.stream().distinct().count());
+            assertEquals(0, pages.freeBytes());
+            release.countDown();
+            hoarder.join();
+        }
+    }
+
+    @Test
+    void shouldReturnTheCacheOfADeadThreadWithoutBeingAsked() throws InterruptedException {
+        try (PageAllocator pages = small().cacheBatch(16).cacheHigh(64).cacheIdleTimeout(Duration.ofMinutes(10)).build()) {
+            Thread worker = Thread.ofPlatform().name("short-lived").start(() -> {
+                long block = pages.allocatePages(0);
+                pages.freePages(block, 0);
+            });
+            worker.join();
+            awaitTrue(() -> pages.cachedBytes() == 0, "the dead thread's cache is returned");
+            assertEquals(FOUR_MIB, pages.freeBytes());
+            assertTrue(pages.perCacheStatistics().stream().noneMatch(c -> c.name().equals("short-lived")));
+            assertEquals(1, pages.cacheStatistics().hits() + pages.cacheStatistics().misses(),
+                    "a dead thread's counters stay in the total");
+            InvariantChecker.check(pages);
+        }
+    }
+
+    @Test
+    void shouldEmptyACacheLeftIdleForTheIdleTimeout() throws InterruptedException {
+        try (PageAllocator pages = small().cacheBatch(16).cacheIdleTimeout(Duration.ofMillis(50)).build()) {
+            CountDownLatch used = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread idler = Thread.ofPlatform().name("idler").start(() -> {
+                pages.freePages(pages.allocatePages(0), 0);
+                used.countDown();
+                awaitQuietly(release); // alive, but idle
+            });
+            used.await();
+            awaitTrue(() -> pages.cachedBytes() == 0, "the idle cache is emptied");
+            assertTrue(idler.isAlive());
+            assertEquals(FOUR_MIB, pages.freeBytes());
+            release.countDown();
+            idler.join();
+        }
+    }
+
+    @Test
+    void shouldTrimEveryCacheIncludingThoseOfOtherThreads() throws InterruptedException {
+        try (PageAllocator pages = small().cacheBatch(8).build()) {
+            CountDownLatch filled = new CountDownLatch(3);
+            CountDownLatch release = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 3; t++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    for (int order = 0; order < 4; order++) {
+                        pages.freePages(pages.allocatePages(order), order);
+                    }
+                    filled.countDown();
+                    awaitQuietly(release);
+                }));
+            }
+            filled.await();
+            assertTrue(pages.cachedBytes() > 0);
+            pages.trim();
+            assertEquals(0, pages.cachedBytes());
+            assertEquals("Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0      1 \n",
+                    pages.buddyinfo(), "all free memory merged back");
+            release.countDown();
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            InvariantChecker.check(pages);
+        }
+    }
+
+    @Test
+    void shouldServeAThreadAgainFromItsCacheAfterItWasDrained() throws InterruptedException {
+        try (PageAllocator pages = small().cacheBatch(8).build()) {
+            pages.freePages(pages.allocatePages(0), 0);
+            Thread drainer = Thread.ofPlatform().start(pages::trim);
+            drainer.join();
+            assertEquals(0, pages.cachedBytes());
+            long refills = pages.cacheStatistics().refills();
+            pages.freePages(pages.allocatePages(0), 0);
+            assertEquals(refills + 1, pages.cacheStatistics().refills(), "the drained cache refills as usual");
+            InvariantChecker.check(pages);
+        }
+    }
+
+    @Test
+    void shouldShareABoundedSetOfCachesAmongManyVirtualThreads() throws InterruptedException {
+        try (PageAllocator pages = PageAllocator.builder().capacity(64L << 20).build()) {
+            int cachesBefore = pages.perCacheStatistics().size();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            List<Thread> threads = new ArrayList<>();
+            for (int i = 0; i < 100_000; i++) {
+                int order = i & 3;
+                threads.add(Thread.ofVirtual().start(() -> {
+                    try {
+                        long a = pages.allocatePages(order);
+                        long b = pages.allocatePages(order);
+                        assertNotEquals(a, b);
+                        pages.freePages(a, order);
+                        pages.freePages(b, order);
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                }));
+            }
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            if (failure.get() != null) {
+                throw new AssertionError(failure.get());
+            }
+            assertEquals(cachesBefore, pages.perCacheStatistics().size(), "virtual threads make no caches of their own");
+            assertTrue(cachesBefore <= 2 * Integer.highestOneBit(2 * Runtime.getRuntime().availableProcessors()) + 1);
+            InvariantChecker.check(pages);
+            CacheStatistics total = pages.cacheStatistics();
+            assertTrue(total.hits() > 0, "the shared caches served hits: " + total);
+            pages.trim();
+            assertEquals(pages.capacity(), pages.freeBytes());
+        }
+    }
+
+    @Test
+    void shouldCountHitsMissesAndCachedBytesExactly() {
+        try (PageAllocator pages = small().cacheBatch(4).cacheHigh(16).build()) {
+            long[] blocks = new long[10];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = pages.allocatePages(0); // refills at 0, 4, 8: 3 misses, 7 hits
+            }
+            CacheStatistics afterAllocating = pages.cacheStatistics();
+            assertEquals(7, afterAllocating.hits());
+            assertEquals(3, afterAllocating.misses());
+            assertEquals(3, afterAllocating.refills());
+            assertEquals(2L * PAGE, afterAllocating.cachedBytes(), "12 taken, 10 handed out");
+            for (long block : blocks) {
+                pages.freePages(block, 0);
+            }
+            assertEquals(12L * PAGE, pages.cachedBytes());
+            assertEquals(10L * PAGE - 10L * PAGE, pages.allocatedBytes());
+            assertEquals(FOUR_MIB, pages.freeBytes() + pages.cachedBytes() + pages.allocatedBytes());
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 10 s: " + what);
+            }
+            Thread.sleep(5);
+        }
+    }
+}
