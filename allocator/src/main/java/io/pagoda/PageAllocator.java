@@ -109,12 +109,16 @@ public final class PageAllocator implements AutoCloseable {
     private final int pageShift;
     private final int maxOrder;
     private volatile boolean closed;
+    /** Whether the region is unmapped; guarded by this. */
+    private boolean released;
 
     private PageAllocator(Builder builder, int cacheBatch, int cacheHigh) {
         this.pageShift = Integer.numberOfTrailingZeros(builder.pageSize);
         this.maxOrder = builder.maxOrder;
         int frames = (int) (builder.capacity >>> pageShift);
-        this.region = Region.reserve(frames, pageShift, (long) builder.pageSize << maxOrder,
+        // Blocks are never larger than the region, so neither need its alignment be.
+        int largestOrder = Math.min(maxOrder, 31 - Integer.numberOfLeadingZeros(frames));
+        this.region = Region.reserve(frames, pageShift, (long) builder.pageSize << largestOrder,
                 builder.backing == Backing.MMAP_NORESERVE);
         this.backing = region.isMapped() ? Backing.MMAP_NORESERVE : Backing.FFM_ARENA;
         this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
@@ -144,23 +148,27 @@ public final class PageAllocator implements AutoCloseable {
      * @throws IllegalStateException    if the allocator is closed
      */
     public long allocatePages(int order) {
+        ensureOpen();
         checkOrder(order);
         return region.address(allocateFrames(order, blockSize(order)));
     }
 
     /**
-     * Frees a block that {@link #allocatePages(int)} returned.
+     * Frees a block given its address: one that {@link #allocatePages(int)} returned. (The block
+     * under a segment from {@link #allocate(long)} is freed this way too, but prefer
+     * {@link #free(MemorySegment)} for those: nothing stops a later access through the segment.)
      *
      * @param address the address {@code allocatePages} returned
      * @param order   the order it was allocated with
      * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}, if the address
      *         is not in this allocator's region, is not the head of an allocated block, or the block
      *         was allocated with another order
-     * @throws IllegalStateException    on a double free, or if the allocator is closed
+     * @throws IllegalStateException    if the block is free already (a double free), or if the
+     *         allocator is closed
      */
     public void freePages(long address, int order) {
-        checkOrder(order);
         ensureOpen();
+        checkOrder(order);
         if (!region.isFrameAddress(address)) {
             throw new IllegalArgumentException("address 0x" + Long.toHexString(address)
                     + " is not the start of a frame of this allocator's region " + describeRegion());
@@ -183,6 +191,7 @@ public final class PageAllocator implements AutoCloseable {
      * @throws IllegalStateException    if the allocator is closed
      */
     public MemorySegment allocate(long byteSize) {
+        ensureOpen();
         int order = orderForSize(byteSize);
         int pfn = allocateFrames(order, byteSize);
         return region.memory().asSlice((long) pfn << pageShift, byteSize);
@@ -191,10 +200,16 @@ public final class PageAllocator implements AutoCloseable {
     /**
      * Frees a segment that {@link #allocate(long)} returned.
      *
-     * @throws IllegalArgumentException if the segment was not returned by this allocator's
-     *         {@code allocate} (another allocator's, a slice of one, a heap segment), or its size
-     *         is not that of the block at its address
-     * @throws IllegalStateException    on a double free, or if the allocator is closed
+     * <p>The block is found from the segment's address, and its size must need the order the
+     * block was allocated with. A slice that starts inside a block, or at a block's start with a
+     * size of another order, is refused; one at a block's start with a size of the same order
+     * cannot be told from the segment itself, and frees the block.
+     *
+     * @throws IllegalArgumentException if the segment is not a slice of this allocator's region
+     *         (another allocator's, a heap segment, a native segment made from an address), does
+     *         not start at the head of an allocated block, or its size needs another order
+     * @throws IllegalStateException    if the block is free already (a double free), or if the
+     *         allocator is closed
      */
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
@@ -339,20 +354,24 @@ public final class PageAllocator implements AutoCloseable {
      * Closes the allocator: waits for calls in progress, then unmaps the region. Every segment it
      * handed out becomes inaccessible; every later call throws {@link IllegalStateException}.
      * Closing again does nothing.
+     *
+     * @throws IllegalStateException if a segment of the region is in use by a native call or an
+     *         I/O operation at that moment (the JDK refuses to unmap it then): the allocator is
+     *         closed to every call, but still mapped; call {@code close()} again once that use ends
      */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
+    public synchronized void close() {
+        if (!closed) {
             closed = true;
+            if (reaper != null) {
+                reaper.close();
+            }
+            buddy.retire();
         }
-        if (reaper != null) {
-            reaper.close();
+        if (!released) {
+            region.close(); // throws, and leaves released false, while a segment is acquired
+            released = true;
         }
-        buddy.retire();
-        region.close();
     }
 
     @Override
@@ -408,7 +427,8 @@ public final class PageAllocator implements AutoCloseable {
     private RuntimeException rejectedFree(long address, int info, String freedAs) {
         String block = "the block at 0x" + Long.toHexString(address);
         return switch (PageDescriptors.state(info)) {
-            case PageDescriptors.FREE -> new IllegalStateException("double free: " + block + " is already free");
+            case PageDescriptors.FREE -> new IllegalStateException("double free: " + block
+                    + " is already free (or was never handed out)");
             case PageDescriptors.CACHED -> new IllegalStateException("double free: " + block
                     + " is already free (held in a per-thread cache)");
             case PageDescriptors.ALLOCATED -> new IllegalArgumentException("wrong size: " + block

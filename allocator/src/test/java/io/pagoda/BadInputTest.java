@@ -190,6 +190,26 @@ class BadInputTest {
     }
 
     @Test
+    void shouldReportClosedBeforeCheckingArguments() {
+        pages.close();
+        for (Executable call : new Executable[] {
+                () -> pages.allocatePages(99), () -> pages.freePages(order2, 99), () -> pages.allocate(0),
+                () -> pages.freePages(0L, 0)}) {
+            IllegalStateException closed = assertThrows(IllegalStateException.class, call);
+            assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
+        }
+    }
+
+    @Test
+    void shouldRejectFreeOfAFreeBlockThatWasNeverHandedOut() {
+        long large = pages.allocatePages(4);
+        held.put(large, 4);
+        long neverHandedOut = large + 16L * PAGE; // the upper half left free by the split
+        IllegalStateException free = rejects(IllegalStateException.class, "already free", () -> pages.freePages(neverHandedOut, 4));
+        assertTrue(free.getMessage().contains("never handed out"), free.getMessage());
+    }
+
+    @Test
     void shouldMakeSegmentsInaccessibleAfterClose() {
         segment.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, 7);
         pages.close();

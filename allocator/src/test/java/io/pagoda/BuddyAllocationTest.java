@@ -147,6 +147,16 @@ class BuddyAllocationTest {
     }
 
     @Test
+    void shouldTreatABuddyThatWouldReachPastTheZonesEndAsAbsent() {
+        allocator(3 * PAGE); // blocks: order 1 at frame 0, order 0 at frame 2
+        long first = pages.allocatePages(0);
+        pages.freePages(first, 0); // merges back to order 1; its order-1 buddy [2, 4) would cross the end
+        assertEquals("Node 0, zone   Normal      1      1      0      0      0      0      0      0      0      0      0 \n",
+                pages.buddyinfo());
+        InvariantChecker.check(pages);
+    }
+
+    @Test
     void shouldFailWithBuddyinfoWhenNoBlockIsLargeEnough() {
         allocator(MAX_BLOCK);
         pages.allocatePages(10);

@@ -66,6 +66,31 @@ class BuilderTest {
     }
 
     @Test
+    void shouldBuildWhenTheLargestOrderIsFarLargerThanTheRegion() {
+        // 1 GiB pages and max order 20 would align the region to 2^50 bytes: more than the address space
+        try (PageAllocator pages = PageAllocator.builder().capacity(1L << 30).pageSize(1 << 30).maxOrder(20).build()) {
+            long only = pages.allocatePages(0);
+            assertEquals(0, only % (1L << 30));
+            assertThrows(OutOfPagesException.class, () -> pages.allocatePages(1));
+            pages.freePages(only, 0);
+        }
+    }
+
+    @Test
+    void shouldRefuseAHighBelowTheBatch() {
+        refuses(IllegalArgumentException.class, "cacheHigh 4 is below cacheBatch 8",
+                () -> PageAllocator.builder().capacity(4L << 20).cacheBatch(8).cacheHigh(4).build());
+    }
+
+    @Test
+    void shouldRefuseBadCacheSettings() {
+        refuses(IllegalArgumentException.class, "cachedOrders must be from 0 to 8: 9", () -> PageAllocator.builder().cachedOrders(9));
+        refuses(IllegalArgumentException.class, "cacheBatch must be positive: 0", () -> PageAllocator.builder().cacheBatch(0));
+        refuses(IllegalArgumentException.class, "cacheHigh must be positive: -1", () -> PageAllocator.builder().cacheHigh(-1));
+        refuses(IllegalArgumentException.class, "cacheIdleTimeout must be positive", () -> PageAllocator.builder().cacheIdleTimeout(java.time.Duration.ZERO));
+    }
+
+    @Test
     void shouldAllowMaxOrderZero() {
         try (PageAllocator pages = PageAllocator.builder().capacity(4 * 4096).maxOrder(0).build()) {
             long a = pages.allocatePages(0);

@@ -53,6 +53,35 @@ class RegionTest {
     }
 
     @Test
+    @EnabledOnOs(OS.LINUX)
+    void shouldUnmapOnTheNextCloseWhenASegmentWasInUseByANativeCall() throws Throwable {
+        PageAllocator pages = PageAllocator.builder().capacity(4L << 20).build();
+        MemorySegment timespec = pages.allocate(16); // struct timespec { 0 s, 300 ms }
+        timespec.set(ValueLayout.JAVA_LONG, 0, 0);
+        timespec.set(ValueLayout.JAVA_LONG, 8, 300_000_000);
+        java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+        java.lang.invoke.MethodHandle nanosleep = linker.downcallHandle(linker.defaultLookup().find("nanosleep").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+        java.util.concurrent.CountDownLatch calling = new java.util.concurrent.CountDownLatch(1);
+        Thread sleeper = Thread.ofPlatform().start(() -> {
+            calling.countDown();
+            try {
+                int ignored = (int) nanosleep.invokeExact(timespec, MemorySegment.NULL); // the call holds the segment's scope
+            } catch (Throwable e) {
+                throw new RuntimeException(e);
+            }
+        });
+        calling.await();
+        Thread.sleep(50);
+        IllegalStateException inUse = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, pages::close);
+        assertTrue(timespec.scope().isAlive(), "still mapped while the call runs: " + inUse.getMessage());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> pages.allocate(16), "closed to calls");
+        sleeper.join();
+        pages.close();
+        assertTrue(!timespec.scope().isAlive(), "unmapped by the second close");
+    }
+
+    @Test
     void shouldDescribeEachFrameInSixteenBytes() {
         assertEquals(16, io.pagoda.region.PageDescriptors.DESCRIPTOR_BYTES);
     }
