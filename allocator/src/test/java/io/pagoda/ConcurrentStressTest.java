@@ -4,13 +4,13 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -18,54 +18,87 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Many threads allocate blocks of random orders, stamp them, and hand a share of them to the next
- * thread to free, so that frees race with allocations and splits with merges in the same zone.
- * Every block carries its owner's stamp from allocation to free; a block handed out twice, or two
- * overlapping blocks, break a stamp or the live set. At the end every block is freed and the
- * invariants of DESIGN.md must hold with every frame free again.
+ * Many threads, platform and virtual, allocate blocks of random orders through the per-thread
+ * caches, stamp them, and hand a share of them to the next thread to free, so that frees race
+ * with allocations, refills with drains, and splits with merges in the same zone. Threads die
+ * mid-run (with full caches, and with blocks still to be freed by others) and are replaced; a
+ * drainer trims every cache now and then; the reaper empties idle and dead threads' caches.
  *
- * <p>Runs for {@code pagoda.stress.seconds} (default 2, the CI version); run the long version with
- * {@code mvn test -Dtest=ConcurrentStressTest -Dpagoda.stress.seconds=600}.
+ * <p>Every block carries its own stamp from allocation to free; a block handed out twice, or two
+ * overlapping blocks, break a stamp or the live set. At the end every block is freed, and the
+ * invariants of DESIGN.md must hold, with every frame free again after a trim.
+ *
+ * <p>Runs for {@code pagoda.stress.seconds} (default 3, the CI version); run the long version with
+ * {@code mvn -B verify -pl allocator -Dtest=ConcurrentStressTest -Dpagoda.stress.seconds=600}.
  */
 class ConcurrentStressTest {
 
-    private static final double SECONDS = Double.parseDouble(System.getProperty("pagoda.stress.seconds", "2"));
-    private static final int THREADS = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+    private static final double SECONDS = Double.parseDouble(System.getProperty("pagoda.stress.seconds", "3"));
+    private static final int SLOTS = Math.max(6, 3 * Runtime.getRuntime().availableProcessors());
     private static final int LIVE_PER_THREAD = 64;
 
     @Test
-    void shouldNeverHandOutAFrameTwiceWhileThreadsFreeEachOthersBlocks() throws InterruptedException {
-        // Small enough that threads run it dry and hit the failure path too.
-        try (PageAllocator pages = PageAllocator.builder().capacity(32L << 20).maxOrder(8).build()) {
+    void shouldNeverHandOutAFrameTwiceWhileThreadsComeGoAndFreeEachOthersBlocks() throws InterruptedException {
+        // Small enough that threads run it dry, so the drain-and-retry path races too.
+        try (PageAllocator pages = PageAllocator.builder().capacity(32L << 20).maxOrder(8)
+                .cacheBatch(8).cacheHigh(32).cacheIdleTimeout(Duration.ofMillis(20)).build()) {
             Set<Long> live = ConcurrentHashMap.newKeySet();
             List<ConcurrentLinkedQueue<MemorySegment>> inboxes = new ArrayList<>();
-            for (int i = 0; i < THREADS; i++) {
+            for (int i = 0; i < SLOTS; i++) {
                 inboxes.add(new ConcurrentLinkedQueue<>());
             }
             AtomicReference<Throwable> failure = new AtomicReference<>();
             AtomicLong pairs = new AtomicLong();
-            AtomicLong exhausted = new AtomicLong();
+            AtomicLong generations = new AtomicLong();
             long seed = System.nanoTime();
             long deadline = System.nanoTime() + (long) (SECONDS * 1e9);
-            CountDownLatch start = new CountDownLatch(1);
-            List<Thread> threads = new ArrayList<>();
-            for (int t = 0; t < THREADS; t++) {
-                int self = t;
-                threads.add(Thread.ofPlatform().name("stress-" + t).start(() -> {
-                    try {
-                        start.await();
-                        new Worker(pages, live, inboxes.get(self), inboxes.get((self + 1) % THREADS),
-                                new SplittableRandom(seed + self), pairs, exhausted).run(deadline);
-                    } catch (Throwable e) {
-                        failure.compareAndSet(null, e);
+
+            List<Thread> slots = new ArrayList<>();
+            for (int s = 0; s < SLOTS; s++) {
+                int slot = s;
+                boolean virtual = slot % 2 == 1;
+                slots.add(Thread.ofPlatform().name("slot-" + slot).start(() -> {
+                    SplittableRandom random = new SplittableRandom(seed + slot);
+                    // Each generation lives a random while, then dies; the next takes over its inbox.
+                    while (System.nanoTime() < deadline && failure.get() == null) {
+                        long end = Math.min(deadline, System.nanoTime() + 1_000_000L * (20 + random.nextInt(200)));
+                        Worker worker = new Worker(pages, live, inboxes.get(slot), inboxes.get((slot + 1) % SLOTS),
+                                random.split(), pairs);
+                        Runnable body = () -> {
+                            try {
+                                worker.run(end);
+                            } catch (Throwable e) {
+                                failure.compareAndSet(null, e);
+                            }
+                        };
+                        Thread generation = virtual ? Thread.ofVirtual().start(body) : Thread.ofPlatform().start(body);
+                        generations.incrementAndGet();
+                        try {
+                            generation.join();
+                        } catch (InterruptedException e) {
+                            return;
+                        }
                     }
                 }));
             }
-            start.countDown();
-            for (Thread thread : threads) {
-                thread.join();
+            Thread drainer = Thread.ofPlatform().name("drainer").start(() -> {
+                while (System.nanoTime() < deadline && failure.get() == null) {
+                    pages.trim();
+                    try {
+                        Thread.sleep(3);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+            for (Thread slot : slots) {
+                slot.join();
             }
-            // Blocks still in an inbox belong to a thread that stopped first.
+            drainer.join();
+            if (failure.get() != null) {
+                throw new AssertionError("seed " + seed + ": " + failure.get(), failure.get());
+            }
+            // Blocks still in an inbox were handed over by a thread that died before its neighbour freed them.
             for (ConcurrentLinkedQueue<MemorySegment> inbox : inboxes) {
                 for (MemorySegment segment; (segment = inbox.poll()) != null; ) {
                     Worker.checkStamp(segment);
@@ -73,15 +106,14 @@ class ConcurrentStressTest {
                     pages.free(segment);
                 }
             }
-            if (failure.get() != null) {
-                throw new AssertionError("seed " + seed + ": " + failure.get(), failure.get());
-            }
             assertTrue(live.isEmpty(), live.size() + " blocks never freed");
+            assertTrue(pairs.get() > 0 && generations.get() > SLOTS, "work done: " + pairs + " pairs, " + generations + " threads");
             InvariantChecker.check(pages);
             pages.trim();
             InvariantChecker.check(pages);
             assertEquals(pages.capacity(), pages.freeBytes(), "every frame is free again\n" + pages.buddyinfo());
-            assertTrue(pairs.get() > 0, "no work was done");
+            assertTrue(pages.perCacheStatistics().size() <= 2 * SLOTS + 64,
+                    "dead threads' caches are retired: " + pages.perCacheStatistics().size());
         }
     }
 
@@ -92,23 +124,20 @@ class ConcurrentStressTest {
         private final ConcurrentLinkedQueue<MemorySegment> neighbour;
         private final SplittableRandom random;
         private final AtomicLong pairs;
-        private final AtomicLong exhausted;
         private final List<MemorySegment> held = new ArrayList<>();
 
         Worker(PageAllocator pages, Set<Long> live, ConcurrentLinkedQueue<MemorySegment> inbox,
-               ConcurrentLinkedQueue<MemorySegment> neighbour, SplittableRandom random, AtomicLong pairs,
-               AtomicLong exhausted) {
+               ConcurrentLinkedQueue<MemorySegment> neighbour, SplittableRandom random, AtomicLong pairs) {
             this.pages = pages;
             this.live = live;
             this.inbox = inbox;
             this.neighbour = neighbour;
             this.random = random;
             this.pairs = pairs;
-            this.exhausted = exhausted;
         }
 
-        void run(long deadline) {
-            while (System.nanoTime() < deadline) {
+        void run(long end) {
+            while (System.nanoTime() < end) {
                 for (MemorySegment segment; (segment = inbox.poll()) != null; ) {
                     free(segment);
                 }
@@ -123,18 +152,24 @@ class ConcurrentStressTest {
                     }
                 }
             }
-            held.forEach(this::free);
+            // Die: leave some blocks for the neighbour to free, free the rest; the cache stays full.
+            for (MemorySegment segment : held) {
+                if (random.nextBoolean()) {
+                    neighbour.add(segment);
+                } else {
+                    free(segment);
+                }
+            }
             held.clear();
         }
 
         private void allocate() {
-            // Mostly small orders, sometimes large ones, as a server's buffer sizes are.
-            int order = random.nextInt(4) == 0 ? random.nextInt(pages.maxOrder() + 1) : random.nextInt(3);
+            // Mostly cached orders (0..3), sometimes large ones, as a server's buffer sizes are.
+            int order = random.nextInt(4) == 0 ? random.nextInt(pages.maxOrder() + 1) : random.nextInt(4);
             MemorySegment segment;
             try {
                 segment = pages.allocate(pages.blockSize(order) - random.nextInt(4096 - 16));
             } catch (OutOfPagesException e) {
-                exhausted.incrementAndGet();
                 return;
             }
             if (!live.add(segment.address())) {
@@ -153,9 +188,9 @@ class ConcurrentStressTest {
             pairs.incrementAndGet();
         }
 
-        /** Writes the block's own address at its first and last word, and every 4 KiB in between. */
+        /** Writes the block's own address at every 4 KiB and its complement in the last word. */
         private static void stamp(MemorySegment segment) {
-            for (long offset = 0; offset + 8 <= segment.byteSize(); offset += 4096) {
+            for (long offset = 0; offset + 8 <= segment.byteSize() - 8; offset += 4096) {
                 segment.set(ValueLayout.JAVA_LONG_UNALIGNED, offset, segment.address() + offset);
             }
             segment.set(ValueLayout.JAVA_LONG_UNALIGNED, segment.byteSize() - 8, ~segment.address());
