@@ -1,6 +1,5 @@
 package io.pagoda.pcp;
 
-import io.pagoda.region.AsymmetricFence;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Description;
@@ -59,12 +58,7 @@ public class PopVersusDrain {
 
     @Actor
     public void drainer() {
-        cache.requestDrain();
-        AsymmetricFence.heavy();
-        cache.awaitQuiescent();
-        drainedCount = stacks.count(0);
-        stacks.takeOldest(0, drainedCount, drained);
-        cache.releaseDrain();
+        drainedCount = Drainer.drain(cache, drained);
     }
 
     @Arbiter
@@ -76,6 +70,6 @@ public class PopVersusDrain {
         }
         result.r1 = owned;
         result.r2 = drainedCount;
-        result.r3 = DrainProtocolOutcome.conserved(BLOCKS, found, count);
+        result.r3 = Drainer.conserved(BLOCKS, found, count);
     }
 }

@@ -1,6 +1,5 @@
 package io.pagoda.pcp;
 
-import io.pagoda.region.AsymmetricFence;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Description;
@@ -58,12 +57,7 @@ public class PushVersusDrain {
 
     @Actor
     public void drainer() {
-        cache.requestDrain();
-        AsymmetricFence.heavy();
-        cache.awaitQuiescent();
-        drainedCount = stacks.count(0);
-        stacks.takeOldest(0, drainedCount, drained);
-        cache.releaseDrain();
+        drainedCount = Drainer.drain(cache, drained);
     }
 
     @Arbiter
@@ -81,6 +75,6 @@ public class PushVersusDrain {
         }
         result.r1 = pushed;
         result.r2 = drainedCount;
-        result.r3 = DrainProtocolOutcome.conserved(new int[] {CACHED, FREED}, found, count);
+        result.r3 = Drainer.conserved(new int[] {CACHED, FREED}, found, count);
     }
 }
