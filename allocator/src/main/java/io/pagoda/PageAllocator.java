@@ -260,7 +260,8 @@ public final class PageAllocator implements AutoCloseable {
     /** Bytes in blocks handed out and not yet freed. */
     public long allocatedBytes() {
         ensureOpen();
-        return (buddy.allocatedFrames() - cachedFrames()) << pageShift;
+        // Two racy reads while threads run: a refill between them must not show a negative figure.
+        return Math.max(0, buddy.allocatedFrames() - cachedFrames()) << pageShift;
     }
 
     /** Bytes free in the per-thread caches: free for users, but outside the zones' free lists. */

@@ -58,6 +58,7 @@ final class OwnedCache {
     OwnedCache(CacheStacks stacks, Thread owner) {
         this.stacks = stacks;
         this.owner = owner;
+        this.reaperIdleSince = System.nanoTime(); // published with the cache by the registry's list
     }
 
     /**

@@ -35,6 +35,7 @@ final class SharedCache {
     SharedCache(CacheStacks stacks, int index) {
         this.stacks = stacks;
         this.index = index;
+        this.reaperIdleSince = System.nanoTime();
     }
 
     /** Takes the lock if it is free; acquire semantics on success. */
