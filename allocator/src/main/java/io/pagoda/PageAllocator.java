@@ -104,6 +104,8 @@ public final class PageAllocator implements AutoCloseable {
     private final Region region;
     private final BuddySystem buddy;
     private final ThreadCaches caches;
+    /** Orders below this go through the caches; 0 when there are none. */
+    private final int cachedOrders;
     private final CacheReaper reaper;
     private final Backing backing;
     private final int pageShift;
@@ -127,9 +129,11 @@ public final class PageAllocator implements AutoCloseable {
         if (builder.cachedOrders > 0) {
             long idle = builder.cacheIdleTimeout.toNanos();
             this.caches = new ThreadCaches(zone, Math.min(builder.cachedOrders, maxOrder + 1), cacheBatch, cacheHigh, idle);
+            this.cachedOrders = caches.cachedOrders();
             this.reaper = new CacheReaper("pagoda-cache-reaper", List.of(caches), idle);
         } else {
             this.caches = null;
+            this.cachedOrders = 0;
             this.reaper = null;
         }
     }
@@ -150,7 +154,7 @@ public final class PageAllocator implements AutoCloseable {
     public long allocatePages(int order) {
         ensureOpen();
         checkOrder(order);
-        return region.address(allocateFrames(order, blockSize(order)));
+        return region.address(allocateFrames(order, -1));
     }
 
     /**
@@ -396,27 +400,34 @@ public final class PageAllocator implements AutoCloseable {
         return region;
     }
 
+    /**
+     * The fast path: the thread's cache for cached orders, the zone for the others; the slow path
+     * (drain every cache, retry, fail with a report) only when that finds nothing.
+     *
+     * @param requestedBytes the size asked for, for the failure's message; -1 when asked by order
+     */
     private int allocateFrames(int order, long requestedBytes) {
-        ensureOpen();
-        int pfn = isCached(order) ? caches.allocate(order) : buddy.allocate(order, SHORT_LIVED);
-        if (pfn == PageDescriptors.NO_FRAME && caches != null && !isCached(order)) {
+        int pfn = order < cachedOrders ? caches.allocate(order) : buddy.allocate(order, SHORT_LIVED);
+        return pfn != PageDescriptors.NO_FRAME ? pfn : allocateSlow(order, requestedBytes);
+    }
+
+    private int allocateSlow(int order, long requestedBytes) {
+        int pfn = PageDescriptors.NO_FRAME;
+        if (order >= cachedOrders && caches != null) {
             caches.drainAll(); // cached small blocks may be what keeps a larger one from forming
             pfn = buddy.allocate(order, SHORT_LIVED);
-        }
+        } // (a cached order has drained and retried inside the caches already)
         if (pfn == PageDescriptors.NO_FRAME) {
+            long bytes = requestedBytes < 0 ? blockSize(order) : requestedBytes;
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
-                    + " bytes, for a request of " + requestedBytes + " bytes); " + buddy.freeFrames()
+                    + " bytes, for a request of " + bytes + " bytes); " + buddy.freeFrames()
                     + " frames free in smaller blocks", order, BuddyInfo.format(buddy));
         }
         return pfn;
     }
 
     private int freeFrames(int pfn, int order) {
-        return isCached(order) ? caches.free(pfn, order) : buddy.free(pfn, order);
-    }
-
-    private boolean isCached(int order) {
-        return caches != null && order < caches.cachedOrders();
+        return order < cachedOrders ? caches.free(pfn, order) : buddy.free(pfn, order);
     }
 
     /** smallest k with pageSize << k >= byteSize, for 0 < byteSize <= the largest block. */

@@ -14,7 +14,7 @@ package io.pagoda.pcp;
 public record CacheSnapshot(String name, long hits, long misses, long refills, long drains, long framesHeld) {
 
     static CacheSnapshot of(String name, CacheStacks stacks) {
-        return new CacheSnapshot(name, stacks.hits, stacks.misses, stacks.refills, stacks.drains, stacks.framesHeld);
+        return new CacheSnapshot(name, stacks.hits, stacks.misses, stacks.refills, stacks.drains, stacks.framesHeld());
     }
 
     CacheSnapshot plus(CacheSnapshot other) {

@@ -3,9 +3,16 @@ package io.pagoda.pcp;
 import static io.pagoda.region.PageDescriptors.NO_FRAME;
 
 /**
- * The blocks one cache holds: for each cached order, a ring of head pfns used as a stack at its top
- * (the most recently freed block, still warm in the CPU caches, is handed out first) and drained
- * from its bottom (the coldest blocks go back to the zone first), like the kernel's pcp lists.
+ * The blocks one cache holds: for each cached order, a stack of head pfns. The top is the most
+ * recently freed block, still warm in the CPU caches, and is handed out first; the bottom holds the
+ * coldest, which go back to the zone first, as in the kernel's pcp lists.
+ *
+ * <pre>
+ * slots: | order 0: bottom .. top, free | order 1: ... | order 2: ... | order 3: ... |
+ *        ^ 0                           ^ stride       ^ 2 * stride
+ * </pre>
+ * One array for all orders, each order's stack at {@code order * stride}, so that a pop or a push
+ * is two array accesses and no pointer chase. {@code stride} is the largest {@code high + 1}.
  *
  * <p>Not thread-safe: exactly one thread at a time holds a cache (its owner, or a drainer that took
  * it under {@link OwnedCache}'s protocol, or the holder of a {@link SharedCache}'s lock). The
@@ -13,65 +20,69 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  */
 final class CacheStacks {
 
-    private final int[][] rings;
-    private final int[] bottoms;
+    private final int[] slots;
     private final int[] counts;
+    private final int stride;
     /** Scratch space for bulk moves to and from the zone, as long as the largest batch. */
     final int[] scratch;
 
-    long framesHeld;
     long hits;
     long misses;
     long refills;
     long drains;
 
-    /** @param high the most blocks of each order the stacks hold; each ring holds one more */
+    /** @param high the most blocks of each order the stacks hold; each stack has room for one more */
     CacheStacks(int[] high, int largestBatch) {
-        int orders = high.length;
-        this.rings = new int[orders][];
-        this.bottoms = new int[orders];
-        this.counts = new int[orders];
-        for (int order = 0; order < orders; order++) {
-            rings[order] = new int[Integer.highestOneBit(high[order]) << 1]; // > high: room for one push past it
+        int largest = 0;
+        for (int blocks : high) {
+            largest = Math.max(largest, blocks);
         }
+        this.stride = largest + 1;
+        this.slots = new int[high.length * stride];
+        this.counts = new int[high.length];
         this.scratch = new int[largestBatch];
     }
 
     /** The most recently pushed block of this order, or NO_FRAME. */
     int pop(int order) {
-        int count = counts[order];
-        if (count == 0) {
+        int count = counts[order] - 1;
+        if (count < 0) {
             return NO_FRAME;
         }
-        int[] ring = rings[order];
-        counts[order] = --count;
-        framesHeld -= 1L << order;
-        return ring[(bottoms[order] + count) & (ring.length - 1)];
+        counts[order] = count;
+        return slots[order * stride + count];
     }
 
     /** Pushes a block; the caller keeps the count at most {@code high + 1} by draining. */
     void push(int order, int pfn) {
-        int[] ring = rings[order];
         int count = counts[order];
-        ring[(bottoms[order] + count) & (ring.length - 1)] = pfn;
+        slots[order * stride + count] = pfn;
         counts[order] = count + 1;
-        framesHeld += 1L << order;
     }
 
-    /** Removes the {@code n} oldest blocks of this order into {@code into[0 .. n)}; n at most count. */
+    /**
+     * Removes the {@code n} oldest blocks of this order into {@code into[0 .. n)}, n at most the
+     * count, and moves the rest down: a copy of at most {@code high} ints, once per batch freed.
+     */
     void takeOldest(int order, int n, int[] into) {
-        int[] ring = rings[order];
-        int bottom = bottoms[order];
-        for (int i = 0; i < n; i++) {
-            into[i] = ring[(bottom + i) & (ring.length - 1)];
-        }
-        bottoms[order] = (bottom + n) & (ring.length - 1);
-        counts[order] -= n;
-        framesHeld -= (long) n << order;
+        int bottom = order * stride;
+        int left = counts[order] - n;
+        System.arraycopy(slots, bottom, into, 0, n);
+        System.arraycopy(slots, bottom + n, slots, bottom, left);
+        counts[order] = left;
     }
 
     int count(int order) {
         return counts[order];
+    }
+
+    /** Frames in the blocks held: computed, not counted, to keep the fast path to its stores. */
+    long framesHeld() {
+        long frames = 0;
+        for (int order = 0; order < counts.length; order++) {
+            frames += (long) counts[order] << order;
+        }
+        return frames;
     }
 
     int orders() {
@@ -81,9 +92,8 @@ final class CacheStacks {
     /** Calls the visitor for every cached block, oldest first. */
     void forEach(BlockVisitor visitor) {
         for (int order = 0; order < counts.length; order++) {
-            int[] ring = rings[order];
             for (int i = 0; i < counts[order]; i++) {
-                visitor.visit(ring[(bottoms[order] + i) & (ring.length - 1)], order);
+                visitor.visit(slots[order * stride + i], order);
             }
         }
     }
