@@ -58,10 +58,34 @@ class ThreadCachesTest {
                 blocks.add(pages.allocatePages(0));
             }
             blocks.forEach(block -> pages.freePages(block, 0));
-            assertTrue(pages.cachedBytes() <= 8L * PAGE, "never above high: " + pages.cachedBytes());
+            assertTrue(ownCache(pages).cachedBytes() <= 8L * PAGE, "never above high: " + ownCache(pages));
             assertTrue(pages.cacheStatistics().drains() >= 3, pages.cacheStatistics().toString());
+            assertEquals(FOUR_MIB, pages.freeBytes() + pages.cachedBytes(), "given back to the depot or the zone");
             InvariantChecker.check(pages);
         }
+    }
+
+    @Test
+    void shouldPassBatchesFromAThreadThatFreesToAThreadThatAllocatesThroughTheDepot() throws InterruptedException {
+        try (PageAllocator pages = small().cacheBatch(4).cacheHigh(8).build()) {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                blocks.add(pages.allocatePages(0)); // 4 refills from the zone
+            }
+            Thread freer = Thread.ofPlatform().start(() -> blocks.forEach(block -> pages.freePages(block, 0)));
+            freer.join(); // its cache kept high = 8 blocks and left a batch of 4 in the depot, and would have left more
+            long zoneFree = pages.freeBytes();
+            for (int i = 0; i < 4; i++) {
+                pages.allocatePages(0); // one refill: the depot's batch
+            }
+            assertEquals(zoneFree, pages.freeBytes(), "the refill came from the depot, not the zone");
+            InvariantChecker.check(pages);
+        }
+    }
+
+    private static CacheStatistics ownCache(PageAllocator pages) {
+        return pages.perCacheStatistics().stream()
+                .filter(cache -> cache.name().equals(Thread.currentThread().getName())).findFirst().orElseThrow();
     }
 
     @Test

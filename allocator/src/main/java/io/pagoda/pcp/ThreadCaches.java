@@ -30,6 +30,9 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  * blocks gives its {@code batch} coldest back under one acquisition ({@link Zone#freeBulk},
  * {@code free_pcppages_bulk}). So the zone lock is taken once per {@code batch} operations, and no
  * cache grows past {@code high}, whatever the balance of allocations and frees on its thread.
+ * Between the caches and the zone sits a bounded {@link Depot} of full batches: a batch given
+ * back waits there for a cache that runs empty, so that a thread that only frees feeds one that
+ * only allocates without a merge and a split in the zone for every block.
  *
  * <h2>Getting the pages back</h2>
  * {@link #drainAll()} (the kernel's {@code drain_all_pages}) takes every cache's blocks back to
@@ -53,6 +56,11 @@ public final class ThreadCaches {
 
     /** The caches hold blocks of the default lifetime type; other types go to the zone. */
     private static final int LIFETIME = 0;
+    /**
+     * Full batches the depot keeps per order: with the largest default batch (64 frames), at most
+     * 2 MiB per order waits there between a thread that frees and one that allocates.
+     */
+    private static final int DEPOT_BATCHES = 8;
 
     private final Zone zone;
     private final PageDescriptors descriptors;
@@ -62,6 +70,7 @@ public final class ThreadCaches {
     private final long idleNanos;
     private final ThreadLocal<OwnedCache> local;
     private final SharedCache[] shared;
+    private final Depot depot;
     private final CopyOnWriteArrayList<OwnedCache> owned = new CopyOnWriteArrayList<>();
     /**
      * The owned caches by thread id, direct-mapped: slot {@code threadId & (length - 1)}. A hit is
@@ -102,6 +111,7 @@ public final class ThreadCaches {
             high[order] = Math.max(batch[order], highFrames >> order);
         }
         this.idleNanos = idleNanos;
+        this.depot = new Depot(batch, DEPOT_BATCHES);
         this.local = ThreadLocal.withInitial(this::register);
         int stripes = Integer.highestOneBit(Math.max(1, 2 * Runtime.getRuntime().availableProcessors() - 1)) << 1;
         this.shared = new SharedCache[stripes];
@@ -219,10 +229,16 @@ public final class ThreadCaches {
         return pfn;
     }
 
-    /** Takes a batch from the zone: keeps all but the first, which it returns (CACHED, not yet ALLOCATED). */
+    /**
+     * Takes a batch, from the depot if it has one, else from the zone: keeps all but the first,
+     * which it returns (CACHED, not yet ALLOCATED).
+     */
     private int refill(CacheStacks stacks, int order) {
         int[] taken = stacks.scratch;
-        int count = zone.rmqueueBulk(order, LIFETIME, taken, batch[order]);
+        int count = depot.take(order, taken);
+        if (count == 0) {
+            count = zone.rmqueueBulk(order, LIFETIME, taken, batch[order]);
+        }
         if (count == 0) {
             return NO_FRAME;
         }
@@ -276,7 +292,9 @@ public final class ThreadCaches {
         if (stacks.count(order) > high[order]) {
             stacks.takeOldest(order, batch[order], stacks.scratch);
             stacks.drains++;
-            zone.freeBulk(stacks.scratch, 0, batch[order], order);
+            if (!depot.offer(order, stacks.scratch)) {
+                zone.freeBulk(stacks.scratch, 0, batch[order], order);
+            }
         }
         return Zone.FREED;
     }
@@ -304,8 +322,19 @@ public final class ThreadCaches {
                     cache.unlock();
                 }
             }
+            emptyDepotLocked();
         } finally {
             drainLock.unlock();
+        }
+    }
+
+    /** Gives every batch in the depot back to the zone. */
+    private void emptyDepotLocked() {
+        int[] into = new int[batch[0]];
+        for (int order = 0; order < depot.orders(); order++) {
+            for (int n = depot.take(order, into); n > 0; n = depot.take(order, into)) {
+                zone.freeBulk(into, 0, n, order);
+            }
         }
     }
 
@@ -386,6 +415,13 @@ public final class ThreadCaches {
             if (!idle.isEmpty()) {
                 drainOwnedLocked(idle);
             }
+            int depotOperations = depot.operations; // racy read: a hint, as above
+            if (depotOperations != depot.reaperOperations) {
+                depot.reaperOperations = depotOperations;
+                depot.reaperIdleSince = now;
+            } else if (now - depot.reaperIdleSince >= idleNanos) {
+                emptyDepotLocked();
+            }
             for (SharedCache cache : shared) {
                 int operations = cache.operations; // racy read: a hint, as above
                 if (operations != cache.reaperOperations) {
@@ -418,7 +454,7 @@ public final class ThreadCaches {
         for (SharedCache cache : shared) {
             frames += cache.stacks.framesHeld();
         }
-        return frames;
+        return frames + depot.framesHeld();
     }
 
     /** Caches in existence: one per live platform thread that used this zone, plus the shared stripes. */
@@ -426,7 +462,7 @@ public final class ThreadCaches {
         return owned.size() + shared.length;
     }
 
-    /** Each live cache's counters: the owner thread's name, or "shared-N". */
+    /** Each live cache's counters: the owner thread's name, or "shared-N"; and "depot", which only holds. */
     public List<CacheSnapshot> snapshots() {
         List<CacheSnapshot> snapshots = new ArrayList<>();
         for (OwnedCache cache : owned) {
@@ -435,6 +471,7 @@ public final class ThreadCaches {
         for (SharedCache cache : shared) {
             snapshots.add(CacheSnapshot.of("shared-" + cache.index, cache.stacks));
         }
+        snapshots.add(new CacheSnapshot("depot", 0, 0, 0, 0, depot.framesHeld()));
         return snapshots;
     }
 
@@ -473,6 +510,7 @@ public final class ThreadCaches {
         for (SharedCache cache : shared) {
             cache.stacks.forEach(visitor);
         }
+        depot.forEach(visitor);
     }
 
     /** The zone these caches stand in front of. */
