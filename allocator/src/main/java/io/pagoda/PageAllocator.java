@@ -110,6 +110,8 @@ public final class PageAllocator implements AutoCloseable {
     private final Backing backing;
     private final int pageShift;
     private final int maxOrder;
+    private final long maxBlockBytes;
+    private final MemorySegment.Scope regionScope;
     private volatile boolean closed;
     /** Whether the region is unmapped; guarded by this. */
     private boolean released;
@@ -117,12 +119,14 @@ public final class PageAllocator implements AutoCloseable {
     private PageAllocator(Builder builder, int cacheBatch, int cacheHigh) {
         this.pageShift = Integer.numberOfTrailingZeros(builder.pageSize);
         this.maxOrder = builder.maxOrder;
+        this.maxBlockBytes = (long) builder.pageSize << maxOrder;
         int frames = (int) (builder.capacity >>> pageShift);
         // Blocks are never larger than the region, so neither need its alignment be.
         int largestOrder = Math.min(maxOrder, 31 - Integer.numberOfLeadingZeros(frames));
         this.region = Region.reserve(frames, pageShift, (long) builder.pageSize << largestOrder,
                 builder.backing == Backing.MMAP_NORESERVE);
         this.backing = region.isMapped() ? Backing.MMAP_NORESERVE : Backing.FFM_ARENA;
+        this.regionScope = region.memory().scope();
         this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
         // One node with one zone until nodes are mapped to thread groups: one set of caches.
         Zone zone = buddy.nodes().get(0).zones().get(0);
@@ -174,13 +178,9 @@ public final class PageAllocator implements AutoCloseable {
         ensureOpen();
         checkOrder(order);
         if (!region.isFrameAddress(address)) {
-            throw new IllegalArgumentException("address 0x" + Long.toHexString(address)
-                    + " is not the start of a frame of this allocator's region " + describeRegion());
+            throw notAFrame(address);
         }
-        int result = freeFrames(region.pfn(address), order);
-        if (result != Zone.FREED) {
-            throw rejectedFree(address, result, "order " + order);
-        }
+        freeBlock(address, order, -1);
     }
 
     /**
@@ -220,20 +220,55 @@ public final class PageAllocator implements AutoCloseable {
         ensureOpen();
         long address = segment.address();
         long byteSize = segment.byteSize();
-        if (!segment.isNative() || !segment.scope().equals(region.memory().scope())
-                || !region.isFrameAddress(address)) {
-            throw new IllegalArgumentException("segment at 0x" + Long.toHexString(address) + " of " + byteSize
-                    + " bytes was not allocated by this allocator " + describeRegion());
+        // Only slices of the region share its scope: a heap segment, another allocator's, or one
+        // made from a raw address has another. (Scopes are compared by identity: a slice keeps its
+        // parent's session object.)
+        if (segment.scope() != regionScope || !region.isFrameAddress(address)) {
+            throw notOurs(segment);
         }
-        if (byteSize <= 0 || byteSize > blockSize(maxOrder)) {
-            throw new IllegalArgumentException("segment at 0x" + Long.toHexString(address) + " has " + byteSize
-                    + " bytes, which no block holds (blocks are 1 to " + blockSize(maxOrder) + " bytes)");
+        if (byteSize <= 0 || byteSize > maxBlockBytes) {
+            throw noBlockHolds(segment);
         }
-        int order = orderOf(byteSize);
-        int result = freeFrames(region.pfn(address), order);
+        // Only numbers go on: the segment does not escape, so the JIT can do without it.
+        freeBlock(address, orderOf(byteSize), byteSize);
+    }
+
+    /**
+     * Frees the block at a frame address, through the caches for cached orders.
+     *
+     * @param byteSize the size of the segment freed, for the failure's message; -1 when freed by order
+     */
+    private void freeBlock(long address, int order, long byteSize) {
+        int pfn = region.pfn(address);
+        int result = order < cachedOrders ? caches.free(pfn, order) : buddy.free(pfn, order);
         if (result != Zone.FREED) {
-            throw rejectedFree(address, result, "a segment of " + byteSize + " bytes (order " + order + ")");
+            throw rejectedFree(address, result, byteSize < 0 ? "order " + order
+                    : "a segment of " + byteSize + " bytes (order " + order + ")");
         }
+    }
+
+    // The failures' messages are built out of line, so that the fast paths stay small enough to inline.
+
+    private IllegalArgumentException notAFrame(long address) {
+        return new IllegalArgumentException("address 0x" + Long.toHexString(address)
+                + " is not the start of a frame of this allocator's region " + describeRegion());
+    }
+
+    private IllegalArgumentException notOurs(MemorySegment segment) {
+        return new IllegalArgumentException("segment at 0x" + Long.toHexString(segment.address()) + " of "
+                + segment.byteSize() + " bytes was not allocated by this allocator " + describeRegion());
+    }
+
+    private IllegalArgumentException noBlockHolds(MemorySegment segment) {
+        return new IllegalArgumentException("segment at 0x" + Long.toHexString(segment.address()) + " has "
+                + segment.byteSize() + " bytes, which no block holds (blocks are 1 to " + maxBlockBytes + " bytes)");
+    }
+
+    private IllegalArgumentException badSize(long byteSize) {
+        return byteSize <= 0
+                ? new IllegalArgumentException("byteSize must be positive: " + byteSize)
+                : new IllegalArgumentException("byteSize " + byteSize + " is larger than the largest block, "
+                        + maxBlockBytes + " bytes (pageSize " + pageSize() + " << maxOrder " + maxOrder + ")");
     }
 
     /**
@@ -345,12 +380,8 @@ public final class PageAllocator implements AutoCloseable {
      * @throws IllegalArgumentException if byteSize is zero, negative or larger than the largest block
      */
     public int orderForSize(long byteSize) {
-        if (byteSize <= 0) {
-            throw new IllegalArgumentException("byteSize must be positive: " + byteSize);
-        }
-        if (byteSize > blockSize(maxOrder)) {
-            throw new IllegalArgumentException("byteSize " + byteSize + " is larger than the largest block, "
-                    + blockSize(maxOrder) + " bytes (pageSize " + pageSize() + " << maxOrder " + maxOrder + ")");
+        if (byteSize <= 0 || byteSize > maxBlockBytes) {
+            throw badSize(byteSize);
         }
         return orderOf(byteSize);
     }
@@ -426,9 +457,6 @@ public final class PageAllocator implements AutoCloseable {
         return pfn;
     }
 
-    private int freeFrames(int pfn, int order) {
-        return order < cachedOrders ? caches.free(pfn, order) : buddy.free(pfn, order);
-    }
 
     /** smallest k with pageSize << k >= byteSize, for 0 < byteSize <= the largest block. */
     private int orderOf(long byteSize) {
@@ -458,14 +486,22 @@ public final class PageAllocator implements AutoCloseable {
 
     private void checkOrder(int order) {
         if (order < 0 || order > maxOrder) {
-            throw new IllegalArgumentException("order " + order + " is outside [0, " + maxOrder + "]");
+            throw badOrder(order);
         }
+    }
+
+    private IllegalArgumentException badOrder(int order) {
+        return new IllegalArgumentException("order " + order + " is outside [0, " + maxOrder + "]");
     }
 
     private void ensureOpen() {
         if (closed) {
-            throw new IllegalStateException("PageAllocator is closed");
+            throw closedException();
         }
+    }
+
+    private static IllegalStateException closedException() {
+        return new IllegalStateException("PageAllocator is closed");
     }
 
     /**

@@ -160,11 +160,14 @@ public final class ThreadCaches {
         }
     }
 
-    /** The calling platform thread's cache: from the thread-id table, else from the ThreadLocal. */
-    private OwnedCache ownedCache(Thread thread) {
+    /**
+     * The thread's cache if the thread-id table has it, else null (a virtual thread, which no
+     * cache is owned by; a thread not yet registered; one whose slot another thread holds).
+     */
+    private OwnedCache tabledCache(Thread thread) {
         OwnedCache[] table = byThreadId;
         OwnedCache cache = table[(int) thread.threadId() & (table.length - 1)];
-        return cache != null && cache.owner == thread ? cache : local.get();
+        return cache != null && cache.owner == thread ? cache : null;
     }
 
     /** Orders 0 to {@code cachedOrders() - 1} go through the caches. */
@@ -179,38 +182,62 @@ public final class ThreadCaches {
      * @return the head pfn, or NO_FRAME if no block is left anywhere
      */
     public int allocate(int order) {
+        // Fast path: the calling platform thread's own cache, found in the thread-id table.
+        OwnedCache cache = tabledCache(Thread.currentThread());
+        if (cache != null && cache.enter()) {
+            int pfn;
+            try {
+                pfn = allocateFrom(cache.stacks, order);
+            } finally {
+                cache.exit();
+            }
+            if (pfn != NO_FRAME) {
+                return pfn;
+            }
+            return allocateAfterDrain(order);
+        }
+        return allocateSlow(order);
+    }
+
+    /**
+     * Everything but the fast path, kept out of it so that it stays small enough to inline: a
+     * virtual thread's shared cache, a platform thread not in the table (registering it on first
+     * use), a cache that a drainer holds, an empty zone.
+     */
+    private int allocateSlow(int order) {
         Thread thread = Thread.currentThread();
-        int pfn = thread.isVirtual() ? allocateShared(thread, order) : allocateOwned(thread, order);
-        if (pfn != NO_FRAME) {
-            return pfn;
+        int pfn;
+        if (thread.isVirtual()) {
+            SharedCache cache = shared[stripe(thread)];
+            if (!cache.tryLock()) {
+                pfn = zone.allocate(order, LIFETIME);
+            } else {
+                try {
+                    cache.operations++;
+                    pfn = allocateFrom(cache.stacks, order);
+                } finally {
+                    cache.unlock();
+                }
+            }
+        } else {
+            OwnedCache cache = local.get();
+            if (!cache.enter()) {
+                pfn = zone.allocate(order, LIFETIME); // a drainer holds our stacks
+            } else {
+                try {
+                    pfn = allocateFrom(cache.stacks, order);
+                } finally {
+                    cache.exit();
+                }
+            }
         }
-        drainAll(); // outside any operation of our own cache, as the protocol requires
+        return pfn != NO_FRAME ? pfn : allocateAfterDrain(order);
+    }
+
+    /** The zone is empty: drain every cache (outside any operation of our own, as the protocol requires) and retry. */
+    private int allocateAfterDrain(int order) {
+        drainAll();
         return zone.allocate(order, LIFETIME);
-    }
-
-    private int allocateOwned(Thread thread, int order) {
-        OwnedCache cache = ownedCache(thread);
-        if (!cache.enter()) {
-            return zone.allocate(order, LIFETIME); // a drainer holds our stacks
-        }
-        try {
-            return allocateFrom(cache.stacks, order);
-        } finally {
-            cache.exit();
-        }
-    }
-
-    private int allocateShared(Thread thread, int order) {
-        SharedCache cache = shared[stripe(thread)];
-        if (!cache.tryLock()) {
-            return zone.allocate(order, LIFETIME);
-        }
-        try {
-            cache.operations++;
-            return allocateFrom(cache.stacks, order);
-        } finally {
-            cache.unlock();
-        }
     }
 
     /** The kernel's {@code rmqueue_pcplist}: pop, or refill a batch and take one. Caller holds the stacks. */
@@ -251,12 +278,25 @@ public final class ThreadCaches {
 
     /**
      * Frees a block of a cached order into the calling thread's cache, giving a batch of the
-     * coldest back to the zone when the cache is above high. A frame that is not the head of an
-     * allocated block of that order changes nothing.
+     * coldest back when the cache is above high. A frame that is not the head of an allocated
+     * block of that order changes nothing.
      *
      * @return {@link Zone#FREED}, or the info word found at {@code pfn}
      */
     public int free(int pfn, int order) {
+        OwnedCache cache = tabledCache(Thread.currentThread());
+        if (cache != null && cache.enter()) {
+            try {
+                return freeInto(cache.stacks, pfn, order);
+            } finally {
+                cache.exit();
+            }
+        }
+        return freeSlow(pfn, order);
+    }
+
+    /** The free's counterpart of {@link #allocateSlow}. */
+    private int freeSlow(int pfn, int order) {
         Thread thread = Thread.currentThread();
         if (thread.isVirtual()) {
             SharedCache cache = shared[stripe(thread)];
@@ -270,7 +310,7 @@ public final class ThreadCaches {
                 cache.unlock();
             }
         }
-        OwnedCache cache = ownedCache(thread);
+        OwnedCache cache = local.get();
         if (!cache.enter()) {
             return zone.free(pfn, order);
         }
@@ -281,7 +321,7 @@ public final class ThreadCaches {
         }
     }
 
-    /** The kernel's {@code free_unref_page}: check the head, push, drain a batch above high. */
+    /** The kernel's {@code free_unref_page}: check the head, push, give a batch back above high. */
     private int freeInto(CacheStacks stacks, int pfn, int order) {
         int info = descriptors.info(pfn);
         if (info != PageDescriptors.info(ALLOCATED, order, LIFETIME)) {
@@ -290,13 +330,18 @@ public final class ThreadCaches {
         descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, LIFETIME));
         stacks.push(order, pfn);
         if (stacks.count(order) > high[order]) {
-            stacks.takeOldest(order, batch[order], stacks.scratch);
-            stacks.drains++;
-            if (!depot.offer(order, stacks.scratch)) {
-                zone.freeBulk(stacks.scratch, 0, batch[order], order);
-            }
+            giveBackBatch(stacks, order);
         }
         return Zone.FREED;
+    }
+
+    /** The kernel's {@code free_pcppages_bulk}, with the depot first: once per batch of frees. */
+    private void giveBackBatch(CacheStacks stacks, int order) {
+        stacks.takeOldest(order, batch[order], stacks.scratch);
+        stacks.drains++;
+        if (!depot.offer(order, stacks.scratch)) {
+            zone.freeBulk(stacks.scratch, 0, batch[order], order);
+        }
     }
 
     private int stripe(Thread thread) {
