@@ -23,8 +23,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One allocation and its release, single-threaded, for blocks of 4 KiB, 64 KiB and 1 MiB: Pagoda's
- * buddy allocator (through the address API and the segment API) against the JDK's two ways to get
- * off-heap memory, measured in the same run.
+ * buddy core, with the per-thread caches turned off so that every call takes the zone lock, splits
+ * a 4 MiB block down and merges it back up (through the address API and the segment API), against
+ * the JDK's two ways to get off-heap memory, measured in the same run. {@link CachedAllocationBenchmark}
+ * measures the cached path.
  *
  * <ul>
  *   <li>{@code allocateDirect}: {@link ByteBuffer#allocateDirect} freed as users free it today,
@@ -49,7 +51,7 @@ public class PageAllocationBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        pages = PageAllocator.builder().capacity(1L << 30).build();
+        pages = PageAllocator.builder().capacity(1L << 30).cachedOrders(0).build();
         order = pages.orderForSize(size);
     }
 
