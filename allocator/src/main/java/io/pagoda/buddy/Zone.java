@@ -196,11 +196,7 @@ public final class Zone {
         try {
             ensureLiveLocked();
             for (int i = from; i < from + count; i++) {
-                int info = descriptors.info(pfns[i]);
-                if (PageDescriptors.state(info) != CACHED || PageDescriptors.order(info) != order) {
-                    throw new IllegalStateException("pfn " + pfns[i] + " given back from a cache as order " + order
-                            + " has state " + PageDescriptors.state(info) + " order " + PageDescriptors.order(info));
-                }
+                checkCachedLocked(pfns[i], order);
             }
             for (int i = from; i < from + count; i++) {
                 freeOnePageLocked(pfns[i], order, PageDescriptors.lifetime(descriptors.info(pfns[i])));
@@ -209,6 +205,33 @@ public final class Zone {
             allocatedFrames -= (long) count << order;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * Gives back one CACHED block that a cache could not take (its stacks were busy).
+     *
+     * @throws IllegalStateException if the block is not a CACHED head of that order, or the zone
+     *         is retired
+     */
+    public void freeCached(int pfn, int order) {
+        lock.lock();
+        try {
+            ensureLiveLocked();
+            checkCachedLocked(pfn, order);
+            freeOnePageLocked(pfn, order, PageDescriptors.lifetime(descriptors.info(pfn)));
+            freeFrames += 1L << order;
+            allocatedFrames -= 1L << order;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void checkCachedLocked(int pfn, int order) {
+        int info = descriptors.info(pfn);
+        if (PageDescriptors.state(info) != CACHED || PageDescriptors.order(info) != order) {
+            throw new IllegalStateException("pfn " + pfn + " given back from a cache as order " + order
+                    + " has state " + PageDescriptors.state(info) + " order " + PageDescriptors.order(info));
         }
     }
 

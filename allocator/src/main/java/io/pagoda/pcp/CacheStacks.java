@@ -23,6 +23,7 @@ final class CacheStacks {
     private final int[] slots;
     private final int[] counts;
     private final int stride;
+    private final int[] high;
     /** Scratch space for bulk moves to and from the zone, as long as the largest batch. */
     final int[] scratch;
 
@@ -38,6 +39,7 @@ final class CacheStacks {
             largest = Math.max(largest, blocks);
         }
         this.stride = largest + 1;
+        this.high = high.clone();
         this.slots = new int[high.length * stride];
         this.counts = new int[high.length];
         this.scratch = new int[largestBatch];
@@ -58,6 +60,14 @@ final class CacheStacks {
         int count = counts[order];
         slots[order * stride + count] = pfn;
         counts[order] = count + 1;
+    }
+
+    /** Pushes a block; true if the stack is now above its high mark and must give a batch back. */
+    boolean pushAboveHigh(int order, int pfn) {
+        int count = counts[order];
+        slots[order * stride + count] = pfn;
+        counts[order] = ++count;
+        return count > high[order];
     }
 
     /**

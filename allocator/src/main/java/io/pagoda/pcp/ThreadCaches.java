@@ -187,14 +187,12 @@ public final class ThreadCaches {
         if (cache != null && cache.enter()) {
             int pfn;
             try {
-                pfn = allocateFrom(cache.stacks, order);
+                pfn = takeFrom(cache.stacks, order);
             } finally {
                 cache.exit();
             }
-            if (pfn != NO_FRAME) {
-                return pfn;
-            }
-            return allocateAfterDrain(order);
+            // The block left the stacks: its descriptor is ours to write, outside the operation.
+            return pfn != NO_FRAME ? handOut(pfn, order) : allocateAfterDrain(order);
         }
         return allocateSlow(order);
     }
@@ -210,27 +208,31 @@ public final class ThreadCaches {
         if (thread.isVirtual()) {
             SharedCache cache = shared[stripe(thread)];
             if (!cache.tryLock()) {
-                pfn = zone.allocate(order, LIFETIME);
-            } else {
-                try {
-                    cache.operations++;
-                    pfn = allocateFrom(cache.stacks, order);
-                } finally {
-                    cache.unlock();
-                }
+                return fromZone(order);
+            }
+            try {
+                cache.operations++;
+                pfn = takeFrom(cache.stacks, order);
+            } finally {
+                cache.unlock();
             }
         } else {
             OwnedCache cache = local.get();
             if (!cache.enter()) {
-                pfn = zone.allocate(order, LIFETIME); // a drainer holds our stacks
-            } else {
-                try {
-                    pfn = allocateFrom(cache.stacks, order);
-                } finally {
-                    cache.exit();
-                }
+                return fromZone(order); // a drainer holds our stacks
+            }
+            try {
+                pfn = takeFrom(cache.stacks, order);
+            } finally {
+                cache.exit();
             }
         }
+        return pfn != NO_FRAME ? handOut(pfn, order) : allocateAfterDrain(order);
+    }
+
+    /** Straight from the zone, when the cache is busy; if the zone is empty, drain and retry. */
+    private int fromZone(int order) {
+        int pfn = zone.allocate(order, LIFETIME);
         return pfn != NO_FRAME ? pfn : allocateAfterDrain(order);
     }
 
@@ -240,20 +242,21 @@ public final class ThreadCaches {
         return zone.allocate(order, LIFETIME);
     }
 
+    /** Marks a block taken from a cache as handed out. */
+    private int handOut(int pfn, int order) {
+        descriptors.setInfo(pfn, PageDescriptors.info(ALLOCATED, order, LIFETIME));
+        return pfn;
+    }
+
     /** The kernel's {@code rmqueue_pcplist}: pop, or refill a batch and take one. Caller holds the stacks. */
-    private int allocateFrom(CacheStacks stacks, int order) {
+    private int takeFrom(CacheStacks stacks, int order) {
         int pfn = stacks.pop(order);
         if (pfn != NO_FRAME) {
             stacks.hits++;
-        } else {
-            stacks.misses++;
-            pfn = refill(stacks, order);
-            if (pfn == NO_FRAME) {
-                return NO_FRAME;
-            }
+            return pfn;
         }
-        descriptors.setInfo(pfn, PageDescriptors.info(ALLOCATED, order, LIFETIME));
-        return pfn;
+        stacks.misses++;
+        return refill(stacks, order);
     }
 
     /**
@@ -284,55 +287,60 @@ public final class ThreadCaches {
      * @return {@link Zone#FREED}, or the info word found at {@code pfn}
      */
     public int free(int pfn, int order) {
-        OwnedCache cache = tabledCache(Thread.currentThread());
-        if (cache != null && cache.enter()) {
-            try {
-                return freeInto(cache.stacks, pfn, order);
-            } finally {
-                cache.exit();
-            }
-        }
-        return freeSlow(pfn, order);
-    }
-
-    /** The free's counterpart of {@link #allocateSlow}. */
-    private int freeSlow(int pfn, int order) {
-        Thread thread = Thread.currentThread();
-        if (thread.isVirtual()) {
-            SharedCache cache = shared[stripe(thread)];
-            if (!cache.tryLock()) {
-                return zone.free(pfn, order);
-            }
-            try {
-                cache.operations++;
-                return freeInto(cache.stacks, pfn, order);
-            } finally {
-                cache.unlock();
-            }
-        }
-        OwnedCache cache = local.get();
-        if (!cache.enter()) {
-            return zone.free(pfn, order);
-        }
-        try {
-            return freeInto(cache.stacks, pfn, order);
-        } finally {
-            cache.exit();
-        }
-    }
-
-    /** The kernel's {@code free_unref_page}: check the head, push, give a batch back above high. */
-    private int freeInto(CacheStacks stacks, int pfn, int order) {
+        // The kernel's free_unref_page: check the head, mark it cached, push it. The block is the
+        // caller's until pushed, so its descriptor is written outside the operation.
         int info = descriptors.info(pfn);
         if (info != PageDescriptors.info(ALLOCATED, order, LIFETIME)) {
             return info;
         }
         descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, LIFETIME));
-        stacks.push(order, pfn);
-        if (stacks.count(order) > high[order]) {
+        OwnedCache cache = tabledCache(Thread.currentThread());
+        if (cache != null && cache.enter()) {
+            try {
+                push(cache.stacks, pfn, order);
+            } finally {
+                cache.exit();
+            }
+            return Zone.FREED;
+        }
+        freeSlow(pfn, order);
+        return Zone.FREED;
+    }
+
+    /** The free's counterpart of {@link #allocateSlow}, for a block already marked CACHED. */
+    private void freeSlow(int pfn, int order) {
+        Thread thread = Thread.currentThread();
+        if (thread.isVirtual()) {
+            SharedCache cache = shared[stripe(thread)];
+            if (!cache.tryLock()) {
+                zone.freeCached(pfn, order);
+                return;
+            }
+            try {
+                cache.operations++;
+                push(cache.stacks, pfn, order);
+            } finally {
+                cache.unlock();
+            }
+            return;
+        }
+        OwnedCache cache = local.get();
+        if (!cache.enter()) {
+            zone.freeCached(pfn, order); // a drainer holds our stacks
+            return;
+        }
+        try {
+            push(cache.stacks, pfn, order);
+        } finally {
+            cache.exit();
+        }
+    }
+
+    /** Pushes a CACHED block; above high, gives the coldest batch back. Caller holds the stacks. */
+    private void push(CacheStacks stacks, int pfn, int order) {
+        if (stacks.pushAboveHigh(order, pfn)) {
             giveBackBatch(stacks, order);
         }
-        return Zone.FREED;
     }
 
     /** The kernel's {@code free_pcppages_bulk}, with the depot first: once per batch of frees. */

@@ -6,6 +6,7 @@ import java.lang.foreign.StructLayout;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 
 /**
  * The page-descriptor table: one 16-byte descriptor per frame, off-heap (the kernel's
@@ -43,7 +44,10 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * block at that moment (its user freeing it, or the cache handing it out). A zone reading a buddy's
  * info word under its lock may thus race with such a write; it only asks "FREE, of this order?",
  * and FREE is never written without the lock, so either racing value gives the same answer.
- * Plain int accesses: an aligned int is never torn.
+ * Plain int accesses: an aligned int is never torn. They go through the unaligned layout only to
+ * spare the JIT an alignment check it cannot prove away: every offset is a multiple of 4 (the
+ * table is 16-byte aligned, and so is every descriptor), and the smaller code lets the fast paths
+ * that use it inline into their callers.
  */
 public final class PageDescriptors {
 
@@ -121,27 +125,27 @@ public final class PageDescriptors {
     }
 
     public int info(int pfn) {
-        return table.get(JAVA_INT, offset(pfn) + INFO_OFFSET);
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + INFO_OFFSET);
     }
 
     public void setInfo(int pfn, int info) {
-        table.set(JAVA_INT, offset(pfn) + INFO_OFFSET, info);
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + INFO_OFFSET, info);
     }
 
     public int next(int pfn) {
-        return table.get(JAVA_INT, offset(pfn) + NEXT_OFFSET);
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + NEXT_OFFSET);
     }
 
     public void setNext(int pfn, int next) {
-        table.set(JAVA_INT, offset(pfn) + NEXT_OFFSET, next);
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + NEXT_OFFSET, next);
     }
 
     public int prev(int pfn) {
-        return table.get(JAVA_INT, offset(pfn) + PREV_OFFSET);
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + PREV_OFFSET);
     }
 
     public void setPrev(int pfn, int prev) {
-        table.set(JAVA_INT, offset(pfn) + PREV_OFFSET, prev);
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + PREV_OFFSET, prev);
     }
 
     private static long offset(int pfn) {

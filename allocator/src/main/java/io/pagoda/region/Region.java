@@ -25,11 +25,16 @@ public final class Region implements AutoCloseable {
     private final int pageShift;
     private final int frames;
     private final boolean mapped;
+    /** memory.address() and memory.byteSize(), kept as fields: the fast paths check addresses against them. */
+    private final long base;
+    private final long bytes;
 
     private Region(Arena arena, MemorySegment memory, PageDescriptors descriptors, int pageShift, int frames,
                    boolean mapped) {
         this.arena = arena;
         this.memory = memory;
+        this.base = memory.address();
+        this.bytes = memory.byteSize();
         this.descriptors = descriptors;
         this.pageShift = pageShift;
         this.frames = frames;
@@ -83,7 +88,7 @@ public final class Region implements AutoCloseable {
 
     /** Address of the first frame. */
     public long base() {
-        return memory.address();
+        return base;
     }
 
     /** log2 of the frame size. */
@@ -103,18 +108,18 @@ public final class Region implements AutoCloseable {
 
     /** Frame number of an address inside the region: {@code (address - base) >> pageShift}. */
     public int pfn(long address) {
-        return (int) ((address - memory.address()) >>> pageShift);
+        return (int) ((address - base) >>> pageShift);
     }
 
     /** Address of a frame: {@code base + (pfn << pageShift)}. */
     public long address(int pfn) {
-        return memory.address() + ((long) pfn << pageShift);
+        return base + ((long) pfn << pageShift);
     }
 
     /** Whether {@code address} is the first byte of some frame of this region. */
     public boolean isFrameAddress(long address) {
-        long offset = address - memory.address();
-        return offset >= 0 && offset < memory.byteSize() && (offset & ((1L << pageShift) - 1)) == 0;
+        long offset = address - base;
+        return offset >= 0 && offset < bytes && (offset & ((1L << pageShift) - 1)) == 0;
     }
 
     /** Releases the memory and the descriptor table; every slice of {@link #memory()} dies with it. */
