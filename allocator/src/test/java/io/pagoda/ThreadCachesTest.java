@@ -6,6 +6,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
@@ -244,6 +246,49 @@ class ThreadCachesTest {
             assertTrue(total.hits() > million, "the shared caches served most allocations: " + total);
             pages.trim();
             assertEquals(pages.capacity(), pages.freeBytes());
+        }
+    }
+
+    @Test
+    void shouldKeepOneCacheForAPoolThreadWhoseThreadLocalsAreWiped() throws Exception {
+        try (PageAllocator pages = small().cacheBatch(8).build()) {
+            // A pool worker that does not preserve thread locals loses them whenever it goes idle.
+            ForkJoinPool pool = new ForkJoinPool(1, p -> new ForkJoinWorkerThread(null, p, false) { }, null, false);
+            CountDownLatch registered = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            try {
+                Thread worker = pool.submit(Thread::currentThread).get();
+                // Another live thread holds the worker's slot of the thread-id table (at any size up
+                // to 1024), so the worker always looks itself up through its thread locals.
+                Thread holder;
+                do {
+                    holder = Thread.ofPlatform().daemon().unstarted(() -> {
+                        pages.freePages(pages.allocatePages(0), 0);
+                        registered.countDown();
+                        awaitQuietly(release);
+                    });
+                } while (((holder.threadId() ^ worker.threadId()) & 1023) != 0);
+                holder.start();
+                registered.await();
+                int before = pages.perCacheStatistics().size();
+                ThreadLocal<Boolean> marker = new ThreadLocal<>();
+                int wipes = 0;
+                for (int round = 0; round < 200 && wipes < 10; round++) {
+                    boolean wiped = pool.submit(() -> {
+                        boolean lost = marker.get() == null;
+                        marker.set(Boolean.TRUE);
+                        pages.freePages(pages.allocatePages(0), 0);
+                        return lost;
+                    }).get();
+                    wipes += wiped ? 1 : 0;
+                    Thread.sleep(5); // idle: the pool wipes the worker's thread locals
+                }
+                assertTrue(wipes >= 2, "the pool wiped the thread locals " + wipes + " times");
+                assertEquals(before + 1, pages.perCacheStatistics().size(), "one cache for the worker, however often");
+            } finally {
+                release.countDown();
+                pool.shutdownNow();
+            }
         }
     }
 

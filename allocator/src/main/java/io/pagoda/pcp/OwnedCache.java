@@ -68,7 +68,9 @@ final class OwnedCache {
      *         caller must not touch the stacks (it goes to the zone instead)
      */
     boolean enter() {
-        int begin = sequence + 1; // plain: the owner is the only writer
+        // Plain read: the owner is the only writer. Normally even; odd only if an Error (a stack
+        // overflow) cut the previous operation short, which the "| 1" makes up for.
+        int begin = (sequence + 1) | 1;
         SEQUENCE.setOpaque(this, begin);
         // Store-load: the odd sequence must be visible before drainRequested is read (see the class comment).
         AsymmetricFence.light();
@@ -93,15 +95,31 @@ final class OwnedCache {
      * Drainer: waits until the owner is outside any operation. After the heavy fence, every later
      * operation of the owner sees the request and keeps off the stacks, so the drainer holds them
      * until {@link #releaseDrain}.
+     *
+     * <p>Operations are short and never block but on a zone lock, so the wait is normally brief.
+     * It is bounded all the same: an owner whose operation an Error cut short (a stack overflow
+     * between its two sequence writes) looks busy until its next operation, which may never come.
+     * Such a cache is left alone for this drain.
+     *
+     * @return true if the owner is outside any operation: the drainer holds the stacks; false if
+     *         it stayed inside one for {@code patienceNanos}: the drainer must not touch them
      */
-    void awaitQuiescent() {
+    boolean awaitQuiescent(long patienceNanos) {
+        long deadline = 0;
         for (int spins = 0; ((int) SEQUENCE.getAcquire(this) & 1) != 0; spins++) {
             if (spins < 1_000) {
                 Thread.onSpinWait();
-            } else {
-                Thread.yield(); // the owner was preempted inside an operation
+                continue;
             }
+            long now = System.nanoTime();
+            if (deadline == 0) {
+                deadline = now + patienceNanos;
+            } else if (now - deadline > 0) {
+                return false;
+            }
+            Thread.yield(); // the owner was preempted inside an operation, or waits for a zone lock
         }
+        return true;
     }
 
     /** Drainer: hands the (now emptied) stacks back; the release publishes the drainer's writes. */

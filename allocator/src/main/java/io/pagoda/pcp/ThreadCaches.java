@@ -61,6 +61,12 @@ public final class ThreadCaches {
      * 2 MiB per order waits there between a thread that frees and one that allocates.
      */
     private static final int DEPOT_BATCHES = 8;
+    /**
+     * How long a drainer waits for an owner to leave an operation before it leaves that cache
+     * alone: far longer than any operation (a zone-lock wait included), so only a cache whose
+     * operation an Error cut short is ever skipped.
+     */
+    private static final long DRAIN_PATIENCE_NANOS = 100_000_000L;
 
     private final Zone zone;
     private final PageDescriptors descriptors;
@@ -134,7 +140,14 @@ public final class ThreadCaches {
     }
 
     private OwnedCache register() {
-        OwnedCache cache = new OwnedCache(new CacheStacks(high, batch[0]), Thread.currentThread());
+        Thread thread = Thread.currentThread();
+        // A thread whose thread locals were wiped (pools do that between tasks) keeps its cache.
+        for (OwnedCache existing : owned) {
+            if (existing.owner == thread) {
+                return existing;
+            }
+        }
+        OwnedCache cache = new OwnedCache(new CacheStacks(high, batch[0]), thread);
         synchronized (registryLock) {
             owned.add(cache);
             OwnedCache[] table = byThreadId;
@@ -407,8 +420,9 @@ public final class ThreadCaches {
                 retireLocked(cache); // dead: isAlive() ordered its writes before ours
                 continue;
             }
-            cache.awaitQuiescent();
-            emptyLocked(cache.stacks);
+            if (cache.awaitQuiescent(DRAIN_PATIENCE_NANOS)) {
+                emptyLocked(cache.stacks);
+            }
             cache.releaseDrain();
         }
     }

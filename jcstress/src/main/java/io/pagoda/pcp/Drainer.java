@@ -14,7 +14,9 @@ final class Drainer {
     static int drain(OwnedCache cache, int[] into) {
         cache.requestDrain();
         AsymmetricFence.heavy();
-        cache.awaitQuiescent();
+        if (!cache.awaitQuiescent(10_000_000_000L)) {
+            throw new IllegalStateException("the owner stayed inside an operation for 10 s");
+        }
         int count = cache.stacks.count(0);
         cache.stacks.takeOldest(0, count, into);
         cache.releaseDrain();
