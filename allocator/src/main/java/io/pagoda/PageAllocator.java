@@ -172,7 +172,9 @@ public final class PageAllocator implements AutoCloseable {
      *         is not in this allocator's region, is not the head of an allocated block, or the block
      *         was allocated with another order
      * @throws IllegalStateException    if the block is free already (a double free), or if the
-     *         allocator is closed
+     *         allocator is closed. A second free of a block that has since been merged with its
+     *         buddy finds no head there and throws IllegalArgumentException instead. Two frees of
+     *         one block racing on two threads are a data race in the caller, and are not caught.
      */
     public void freePages(long address, int order) {
         ensureOpen();
@@ -213,7 +215,8 @@ public final class PageAllocator implements AutoCloseable {
      *         (another allocator's, a heap segment, a native segment made from an address), does
      *         not start at the head of an allocated block, or its size needs another order
      * @throws IllegalStateException    if the block is free already (a double free), or if the
-     *         allocator is closed
+     *         allocator is closed; as for {@link #freePages}, a double free of a block merged since
+     *         throws IllegalArgumentException, and racing double frees are not caught
      */
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
@@ -311,7 +314,8 @@ public final class PageAllocator implements AutoCloseable {
 
     /**
      * Returns every per-thread cache's blocks to the zones: the calling thread's at once, the
-     * others' without waiting for their owners, even if they are blocked. Afterwards
+     * others' without their owners' help, even if they are blocked forever (it waits only for an
+     * owner inside a cache operation at that moment, a few nanoseconds). Afterwards
      * {@link #buddyinfo()} shows all free memory, merged.
      *
      * @throws IllegalStateException if the allocator is closed
@@ -387,8 +391,10 @@ public final class PageAllocator implements AutoCloseable {
     }
 
     /**
-     * Closes the allocator: waits for calls in progress, then unmaps the region. Every segment it
-     * handed out becomes inaccessible; every later call throws {@link IllegalStateException}.
+     * Closes the allocator: waits for calls that hold a zone lock, then unmaps the region. Every
+     * segment it handed out becomes inaccessible; every later call throws
+     * {@link IllegalStateException}. (A call already past its closed check on a per-thread cache's
+     * fast path may still complete; the JDK's scope check keeps its memory accesses safe.)
      * Closing again does nothing.
      *
      * @throws IllegalStateException if a segment of the region is in use by a native call or an

@@ -48,7 +48,10 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  *
  * <h2>Accounting</h2>
  * Cached blocks are out of the zone's free lists (the zone counts them as handed out) and marked
- * CACHED in their descriptors, so a double free is caught and the buddy system never merges them.
+ * CACHED in their descriptors, so the buddy system never merges them and a double free is caught
+ * when the two frees are ordered (one happens-before the other, as in any correct program's
+ * hand-off). Two frees of one block racing on two threads are a data race in the caller; the
+ * fast path has no CAS to catch them, and one of the checks in the zone may throw later.
  * At every quiescent point: zone free frames + {@link #cachedFrames()} + frames held by users =
  * frames managed.
  */
@@ -420,10 +423,13 @@ public final class ThreadCaches {
                 retireLocked(cache); // dead: isAlive() ordered its writes before ours
                 continue;
             }
-            if (cache.awaitQuiescent(DRAIN_PATIENCE_NANOS)) {
-                emptyLocked(cache.stacks);
+            try {
+                if (cache.awaitQuiescent(DRAIN_PATIENCE_NANOS)) {
+                    emptyLocked(cache.stacks);
+                }
+            } finally {
+                cache.releaseDrain(); // whatever happened, the owner gets its cache back
             }
-            cache.releaseDrain();
         }
     }
 

@@ -109,7 +109,7 @@ public final class PageDescriptors {
         return state << STATE_SHIFT | order << ORDER_SHIFT | lifetime << LIFETIME_SHIFT;
     }
 
-    /** The state of an info word: {@link #TAIL}, {@link #FREE} or {@link #ALLOCATED}. */
+    /** The state of an info word: {@link #TAIL}, {@link #FREE}, {@link #ALLOCATED} or {@link #CACHED}. */
     public static int state(int info) {
         return (info >>> STATE_SHIFT) & ((1 << STATE_BITS) - 1);
     }
