@@ -513,11 +513,6 @@ public final class ThreadCaches {
         }
     }
 
-    /** How long a cache may sit unused before {@link #reap} empties it. */
-    public long idleNanos() {
-        return idleNanos;
-    }
-
     /** Frames held by all caches: racy while threads run, exact at quiescent points. */
     public long cachedFrames() {
         long frames = 0;
@@ -528,11 +523,6 @@ public final class ThreadCaches {
             frames += cache.stacks.framesHeld();
         }
         return frames + depot.framesHeld();
-    }
-
-    /** Caches in existence: one per live platform thread that used this zone, plus the shared stripes. */
-    public int cacheCount() {
-        return owned.size() + shared.length;
     }
 
     /** Each live cache's counters: the owner thread's name, or "shared-N"; and "depot", which only holds. */
@@ -584,10 +574,5 @@ public final class ThreadCaches {
             cache.stacks.forEach(visitor);
         }
         depot.forEach(visitor);
-    }
-
-    /** The zone these caches stand in front of. */
-    public Zone zone() {
-        return zone;
     }
 }
