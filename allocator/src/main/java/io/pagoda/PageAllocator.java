@@ -7,12 +7,19 @@ import io.pagoda.pcp.CacheSnapshot;
 import io.pagoda.pcp.ThreadCaches;
 import io.pagoda.region.PageDescriptors;
 import io.pagoda.region.Region;
+import io.pagoda.slab.FrameSource;
+import io.pagoda.slab.SizeClasses;
+import io.pagoda.slab.Slabs;
 import io.pagoda.stats.BuddyInfo;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * An off-heap page allocator: the Linux kernel's buddy allocator over one reserved region.
@@ -62,7 +69,7 @@ import java.util.Objects;
  *
  * <p>Instances are thread-safe.
  */
-public final class PageAllocator implements AutoCloseable {
+public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     /** Default frame size: 4 KiB, as on x86-64 Linux. */
     public static final int DEFAULT_PAGE_SIZE = 4096;
@@ -106,11 +113,18 @@ public final class PageAllocator implements AutoCloseable {
     private final ThreadCaches caches;
     /** Orders below this go through the caches; 0 when there are none. */
     private final int cachedOrders;
+    private final SizeClasses sizeClasses;
+    private final Slabs slabs;
+    /** Sizes up to this are size classes: slab objects, or page blocks of a class's size. */
+    private final long largestClass;
+    /** Allocations above the largest block: a mapping of their own each, by address. */
+    private final ConcurrentHashMap<Long, Arena> largeMappings = new ConcurrentHashMap<>();
     private final CacheReaper reaper;
     private final Backing backing;
     private final int pageShift;
     private final int maxOrder;
     private final long maxBlockBytes;
+    private final long regionBytes;
     private final MemorySegment.Scope regionScope;
     private volatile boolean closed;
     /** Whether the region is unmapped; guarded by this. */
@@ -120,6 +134,7 @@ public final class PageAllocator implements AutoCloseable {
         this.pageShift = Integer.numberOfTrailingZeros(builder.pageSize);
         this.maxOrder = builder.maxOrder;
         this.maxBlockBytes = (long) builder.pageSize << maxOrder;
+        this.regionBytes = builder.capacity;
         int frames = (int) (builder.capacity >>> pageShift);
         // Blocks are never larger than the region, so neither need its alignment be.
         int largestOrder = Math.min(maxOrder, 31 - Integer.numberOfLeadingZeros(frames));
@@ -130,15 +145,47 @@ public final class PageAllocator implements AutoCloseable {
         this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
         // One node with one zone until nodes are mapped to thread groups: one set of caches.
         Zone zone = buddy.nodes().get(0).zones().get(0);
+        long idle = builder.cacheIdleTimeout.toNanos();
         if (builder.cachedOrders > 0) {
-            long idle = builder.cacheIdleTimeout.toNanos();
             this.caches = new ThreadCaches(zone, Math.min(builder.cachedOrders, maxOrder + 1), cacheBatch, cacheHigh, idle);
             this.cachedOrders = caches.cachedOrders();
-            this.reaper = new CacheReaper("pagoda-cache-reaper", List.of(caches), idle);
         } else {
             this.caches = null;
             this.cachedOrders = 0;
-            this.reaper = null;
+        }
+        this.sizeClasses = new SizeClasses(pageShift, maxOrder);
+        this.largestClass = Math.min(sizeClasses.largest(), maxBlockBytes);
+        this.slabs = new Slabs(sizeClasses, region.descriptors(), region.memory(), pageShift, new SlabFrames(), idle);
+        List<java.util.function.LongConsumer> reapers = new ArrayList<>();
+        reapers.add(slabs::reap); // first: what the magazines give back may empty page caches' batches
+        if (caches != null) {
+            reapers.add(caches::reap);
+        }
+        this.reaper = new CacheReaper("pagoda-cache-reaper", reapers, idle);
+    }
+
+    /** Blocks for slabs: the page allocation fast path, without its failure report. */
+    private final class SlabFrames implements FrameSource {
+        @Override
+        public int allocate(int order) {
+            if (order < cachedOrders) {
+                return caches.allocate(order); // drains the page caches before it gives up
+            }
+            int pfn = buddy.allocate(order, SHORT_LIVED);
+            if (pfn == PageDescriptors.NO_FRAME && caches != null) {
+                caches.drainAll();
+                pfn = buddy.allocate(order, SHORT_LIVED);
+            }
+            return pfn;
+        }
+
+        @Override
+        public void free(int pfn, int order) {
+            int result = order < cachedOrders ? caches.free(pfn, order) : buddy.free(pfn, order);
+            if (result != Zone.FREED) {
+                throw new IllegalStateException("a slab's block at pfn " + pfn + " of order " + order
+                        + " could not be freed: descriptor info 0x" + Integer.toHexString(result));
+            }
         }
     }
 
@@ -186,54 +233,190 @@ public final class PageAllocator implements AutoCloseable {
     }
 
     /**
-     * Allocates a block that holds {@code byteSize} bytes: the smallest order whose block is at
-     * least that large. The memory is not zeroed.
+     * Allocates {@code byteSize} bytes, of any size: the one call for buffers and objects alike.
+     * The memory is not zeroed.
+     * <ul>
+     *   <li>up to four pages (16 KiB with 4 KiB pages): an object of the smallest size class that
+     *       holds it, cut from a slab ({@link SizeClasses}: at most 11% lost above 128 B), 16-byte
+     *       aligned; a class whose size is a whole block (4, 8, 16 KiB) is that block;</li>
+     *   <li>up to the largest block ({@code pageSize() << maxOrder()}): the smallest block that
+     *       holds it, aligned to its own size;</li>
+     *   <li>larger: a mapping of its own, page aligned, outside the region (and outside
+     *       {@link #capacity()}), unmapped when freed.</li>
+     * </ul>
+     * A size of zero is served as one byte, and gets a segment of zero bytes.
      *
-     * @return a segment of exactly {@code byteSize} bytes at the start of the block, aligned to
-     *         the block's size; it becomes inaccessible when the allocator is closed
-     * @throws IllegalArgumentException if byteSize is zero, negative or larger than the largest
-     *         block ({@code pageSize() << maxOrder()})
-     * @throws OutOfPagesException      if no free block large enough exists
+     * @return a segment of exactly {@code byteSize} bytes; it becomes inaccessible when the
+     *         allocator is closed (a large mapping's also when it is freed)
+     * @throws IllegalArgumentException if byteSize is negative
+     * @throws OutOfPagesException      if no free block large enough exists, even after every cache
+     *                                  and empty slab was given back
      * @throws IllegalStateException    if the allocator is closed
      */
+    @Override
     public MemorySegment allocate(long byteSize) {
         ensureOpen();
-        int order = orderForSize(byteSize);
+        if (byteSize >= 0 && byteSize <= largestClass) {
+            int sizeClass = SizeClasses.classOf(Math.max(byteSize, 1));
+            if (sizeClasses.isSlab(sizeClass)) {
+                return allocateObject(sizeClass, byteSize);
+            }
+        }
+        return allocateBlock(byteSize, 0);
+    }
+
+    /**
+     * Allocates {@code byteSize} bytes aligned to {@code byteAlignment}: the {@link SegmentAllocator}
+     * method, through which every {@code allocateFrom} of the JDK's interface is served. Alignment
+     * up to 16 bytes is what {@link #allocate(long)} gives; up to the page size, a size class whose
+     * objects are multiples of it, or a block; above, a block of at least the alignment's size.
+     * Free the segment with {@link #free(MemorySegment)}.
+     *
+     * @throws IllegalArgumentException if byteSize is negative, byteAlignment is not a positive
+     *         power of two, or is larger than the largest block (or than the page size, for sizes
+     *         larger than the largest block)
+     * @throws OutOfPagesException      as for {@link #allocate(long)}
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    @Override
+    public MemorySegment allocate(long byteSize, long byteAlignment) {
+        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
+            throw new IllegalArgumentException("byteAlignment must be a positive power of two: " + byteAlignment);
+        }
+        if (byteAlignment <= SizeClasses.QUANTUM) {
+            return allocate(byteSize);
+        }
+        ensureOpen();
+        if (byteSize >= 0 && byteSize <= largestClass) {
+            // The first class whose objects are multiples of the alignment: slabs start on a page.
+            for (int c = SizeClasses.classOf(Math.max(byteSize, 1)); c < sizeClasses.count(); c++) {
+                if (sizeClasses.size(c) % byteAlignment == 0) {
+                    return sizeClasses.isSlab(c) ? allocateObject(c, byteSize)
+                            : allocateBlock(byteSize, sizeClasses.pageOrder(c));
+                }
+            }
+        }
+        if (byteAlignment > maxBlockBytes || byteSize > maxBlockBytes && byteAlignment > pageSize()) {
+            throw new IllegalArgumentException("byteAlignment " + byteAlignment + " is larger than "
+                    + (byteSize > maxBlockBytes ? "the page size, " + pageSize() + " bytes, which is all a mapping larger than the largest block gets"
+                    : "the largest block, " + maxBlockBytes + " bytes"));
+        }
+        return allocateBlock(byteSize, orderOf(byteAlignment));
+    }
+
+    private MemorySegment allocateObject(int sizeClass, long byteSize) {
+        long offset = slabs.allocate(sizeClass);
+        if (offset == Slabs.NO_OBJECT) {
+            offset = allocateObjectSlow(sizeClass, byteSize);
+        }
+        return region.memory().asSlice(offset, byteSize);
+    }
+
+    /** A block of at least {@code minOrder} that holds byteSize, or a mapping of its own above the largest block. */
+    private MemorySegment allocateBlock(long byteSize, int minOrder) {
+        if (byteSize > maxBlockBytes) {
+            return allocateLarge(byteSize);
+        }
+        int order = Math.max(minOrder, orderForSize(byteSize));
         int pfn = allocateFrames(order, byteSize);
         return region.memory().asSlice((long) pfn << pageShift, byteSize);
     }
 
+    /** No block for a new slab: give back what the caches and empty slabs hold, and try once more. */
+    private long allocateObjectSlow(int sizeClass, long byteSize) {
+        trim();
+        long offset = slabs.allocate(sizeClass);
+        if (offset == Slabs.NO_OBJECT) {
+            int order = sizeClasses.slabOrder(sizeClass);
+            throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
+                    + " bytes) for a slab of " + sizeClasses.size(sizeClass) + "-byte objects, for a request of "
+                    + byteSize + " bytes; " + buddy.freeFrames() + " frames free in smaller blocks",
+                    order, BuddyInfo.format(buddy));
+        }
+        return offset;
+    }
+
+    /** A mapping of its own, with an arena of its own, so that freeing it makes the segment inaccessible. */
+    private MemorySegment allocateLarge(long byteSize) {
+        Arena arena = Arena.ofShared();
+        MemorySegment mapping;
+        try {
+            mapping = Region.mapping(arena, byteSize, pageSize(), backing == Backing.MMAP_NORESERVE);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+        largeMappings.put(mapping.address(), arena);
+        if (closed) { // close() ran meanwhile and may have missed it
+            largeMappings.remove(mapping.address());
+            arena.close();
+            throw closedException();
+        }
+        return mapping;
+    }
+
     /**
-     * Frees a segment that {@link #allocate(long)} returned.
+     * Frees a segment that {@link #allocate(long)} or {@link #allocate(long, long)} returned: the
+     * object or block that starts at the segment's address, which the segment must fit in. (So a
+     * slice at its start frees it too; a slice that starts inside it is refused.)
      *
-     * <p>The block is found from the segment's address, and its size must need the order the
-     * block was allocated with. A slice that starts inside a block, or at a block's start with a
-     * size of another order, is refused; one at a block's start with a size of the same order
-     * cannot be told from the segment itself, and frees the block.
-     *
-     * @throws IllegalArgumentException if the segment is not a slice of this allocator's region
-     *         (another allocator's, a heap segment, a native segment made from an address), does
-     *         not start at the head of an allocated block, or its size needs another order
-     * @throws IllegalStateException    if the block is free already (a double free), or if the
-     *         allocator is closed; as for {@link #freePages}, a double free of a block merged since
-     *         throws IllegalArgumentException, and racing double frees are not caught
+     * @throws IllegalArgumentException if the segment is not from this allocator (another
+     *         allocator's, a heap segment, a native segment made from an address), does not start
+     *         at an allocated object or block, or is larger than the object or block there
+     * @throws IllegalStateException    if it is free already (a double free), or if the allocator
+     *         is closed. A double free of a block merged since with its buddy throws
+     *         IllegalArgumentException instead; two frees racing on two threads are a data race in
+     *         the caller, and are not caught.
      */
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
         ensureOpen();
-        long address = segment.address();
-        long byteSize = segment.byteSize();
         // Only slices of the region share its scope: a heap segment, another allocator's, or one
         // made from a raw address has another. (Scopes are compared by identity: a slice keeps its
         // parent's session object.)
-        if (segment.scope() != regionScope || !region.isFrameAddress(address)) {
+        if (segment.scope() != regionScope) {
+            freeLarge(segment);
+            return;
+        }
+        long address = segment.address();
+        long byteSize = segment.byteSize();
+        // Only numbers go on: the segment does not escape, so the JIT can do without it.
+        long offset = address - region.base();
+        if (offset >= regionBytes) {
+            throw notABlock(address, byteSize); // an empty slice at the region's end
+        }
+        int result = slabs.free(offset, byteSize);
+        if (result == Slabs.FREED) {
+            return;
+        }
+        if (result != Slabs.NOT_IN_A_SLAB) {
+            throw rejectedObjectFree(address, byteSize, result);
+        }
+        if (!region.isFrameAddress(address)) {
+            throw notABlock(address, byteSize);
+        }
+        // A block's head knows its order; a segment that fits frees it, whatever the size asked.
+        int info = region.descriptors().info(region.pfn(address));
+        int order = PageDescriptors.state(info) == PageDescriptors.ALLOCATED && byteSize <= blockSize(PageDescriptors.order(info))
+                ? PageDescriptors.order(info) : orderOf(Math.max(byteSize, 1));
+        freeBlock(address, order, byteSize);
+    }
+
+    private void freeLarge(MemorySegment segment) {
+        Arena arena = largeMappings.get(segment.address());
+        if (arena == null || arena.scope() != segment.scope()) {
             throw notOurs(segment);
         }
-        if (byteSize <= 0 || byteSize > maxBlockBytes) {
-            throw noBlockHolds(segment);
+        if (segment.byteSize() <= maxBlockBytes) {
+            throw new IllegalArgumentException("wrong size: the mapping at 0x" + Long.toHexString(segment.address())
+                    + " holds more than the largest block, not " + segment.byteSize() + " bytes");
         }
-        // Only numbers go on: the segment does not escape, so the JIT can do without it.
-        freeBlock(address, orderOf(byteSize), byteSize);
+        if (largeMappings.remove(segment.address(), arena)) {
+            arena.close(); // unmaps; the segment and every slice of it are inaccessible from now on
+        } else {
+            throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(segment.address())
+                    + " is being freed by another thread");
+        }
     }
 
     /**
@@ -262,14 +445,27 @@ public final class PageAllocator implements AutoCloseable {
                 + segment.byteSize() + " bytes was not allocated by this allocator " + describeRegion());
     }
 
-    private IllegalArgumentException noBlockHolds(MemorySegment segment) {
-        return new IllegalArgumentException("segment at 0x" + Long.toHexString(segment.address()) + " has "
-                + segment.byteSize() + " bytes, which no block holds (blocks are 1 to " + maxBlockBytes + " bytes)");
+    private IllegalArgumentException notABlock(long address, long byteSize) {
+        return new IllegalArgumentException("segment at 0x" + Long.toHexString(address) + " of " + byteSize
+                + " bytes does not start at an object or a block: it lies inside one, or is a slice");
+    }
+
+    private RuntimeException rejectedObjectFree(long address, long byteSize, int result) {
+        String object = "the object at 0x" + Long.toHexString(address);
+        return switch (result) {
+            case Slabs.ALREADY_FREE -> new IllegalStateException("double free: " + object
+                    + " is already free (or was never handed out)");
+            case Slabs.TOO_LARGE -> new IllegalArgumentException("wrong size: " + object + " holds "
+                    + slabs.objectSizeAt(address - region.base()) + " bytes, not the " + byteSize + " freed");
+            default -> new IllegalArgumentException("0x" + Long.toHexString(address)
+                    + " is not the start of an object: it lies inside one of "
+                    + slabs.objectSizeAt(address - region.base()) + " bytes, or is a slice");
+        };
     }
 
     private IllegalArgumentException badSize(long byteSize) {
-        return byteSize <= 0
-                ? new IllegalArgumentException("byteSize must be positive: " + byteSize)
+        return byteSize < 0
+                ? new IllegalArgumentException("byteSize must not be negative: " + byteSize)
                 : new IllegalArgumentException("byteSize " + byteSize + " is larger than the largest block, "
                         + maxBlockBytes + " bytes (pageSize " + pageSize() + " << maxOrder " + maxOrder + ")");
     }
@@ -313,15 +509,17 @@ public final class PageAllocator implements AutoCloseable {
     }
 
     /**
-     * Returns every per-thread cache's blocks to the zones: the calling thread's at once, the
-     * others' without their owners' help, even if they are blocked forever (it waits only for an
-     * owner inside a cache operation at that moment, a few nanoseconds). Afterwards
-     * {@link #buddyinfo()} shows all free memory, merged.
+     * Returns every per-thread cache's blocks and objects to the zones and slabs, and every empty
+     * slab to the zones: the calling thread's caches at once, the others' without their owners'
+     * help, even if they are blocked forever (it waits only for an owner inside a cache operation
+     * at that moment, a few nanoseconds). Afterwards {@link #buddyinfo()} shows all free memory,
+     * merged.
      *
      * @throws IllegalStateException if the allocator is closed
      */
     public void trim() {
         ensureOpen();
+        slabs.shrink(); // first: the objects it gives back may empty slabs, whose blocks go to the page caches
         if (caches != null) {
             caches.drainAll();
         }
@@ -350,7 +548,7 @@ public final class PageAllocator implements AutoCloseable {
 
     private CacheStatistics toStatistics(CacheSnapshot snapshot) {
         return new CacheStatistics(snapshot.name(), snapshot.hits(), snapshot.misses(), snapshot.refills(),
-                snapshot.drains(), snapshot.framesHeld() << pageShift);
+                snapshot.drains(), snapshot.held() << pageShift);
     }
 
     private long cachedFrames() {
@@ -379,15 +577,32 @@ public final class PageAllocator implements AutoCloseable {
     }
 
     /**
-     * The order of the smallest block that holds {@code byteSize} bytes.
+     * The bytes {@link #allocate(long)} reserves for a request of {@code byteSize}: the size of its
+     * class, of its block, or of its mapping (page granular). Like {@code malloc_usable_size}, it
+     * tells how much a buffer could grow for free; the segment handed out still has the size asked.
      *
-     * @throws IllegalArgumentException if byteSize is zero, negative or larger than the largest block
+     * @throws IllegalArgumentException if byteSize is negative
      */
-    public int orderForSize(long byteSize) {
-        if (byteSize <= 0 || byteSize > maxBlockBytes) {
+    public long usableSize(long byteSize) {
+        if (byteSize < 0) {
             throw badSize(byteSize);
         }
-        return orderOf(byteSize);
+        if (byteSize <= largestClass) {
+            return sizeClasses.size(SizeClasses.classOf(Math.max(byteSize, 1)));
+        }
+        return byteSize <= maxBlockBytes ? blockSize(orderOf(byteSize)) : (byteSize + pageSize() - 1) & -(long) pageSize();
+    }
+
+    /**
+     * The order of the smallest block that holds {@code byteSize} bytes (order 0 for zero bytes).
+     *
+     * @throws IllegalArgumentException if byteSize is negative or larger than the largest block
+     */
+    public int orderForSize(long byteSize) {
+        if (byteSize < 0 || byteSize > maxBlockBytes) {
+            throw badSize(byteSize);
+        }
+        return orderOf(Math.max(byteSize, 1));
     }
 
     /**
@@ -405,10 +620,14 @@ public final class PageAllocator implements AutoCloseable {
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            if (reaper != null) {
-                reaper.close();
-            }
+            reaper.close();
             buddy.retire();
+            for (Long address : largeMappings.keySet()) {
+                Arena arena = largeMappings.remove(address);
+                if (arena != null) {
+                    arena.close();
+                }
+            }
         }
         if (!released) {
             region.close(); // throws, and leaves released false, while a segment is acquired
@@ -432,6 +651,20 @@ public final class PageAllocator implements AutoCloseable {
         return caches;
     }
 
+    /** Runs the reaper's work at once, for the tests in this package. */
+    void reapNow() {
+        long now = System.nanoTime();
+        slabs.reap(now);
+        if (caches != null) {
+            caches.reap(now);
+        }
+    }
+
+    /** The small-object layer, for the invariant audits of the tests in this package. */
+    Slabs slabs() {
+        return slabs;
+    }
+
     /** The region, for the invariant audits of the tests in this package. */
     Region region() {
         return region;
@@ -449,11 +682,10 @@ public final class PageAllocator implements AutoCloseable {
     }
 
     private int allocateSlow(int order, long requestedBytes) {
-        int pfn = PageDescriptors.NO_FRAME;
-        if (order >= cachedOrders && caches != null) {
-            caches.drainAll(); // cached small blocks may be what keeps a larger one from forming
-            pfn = buddy.allocate(order, SHORT_LIVED);
-        } // (a cached order has drained and retried inside the caches already)
+        // Objects in magazines, empty slabs and cached small blocks may be what keeps a block from
+        // forming: give them all back (the kernel's drain_all_pages and shrink_slab), and try once more.
+        trim();
+        int pfn = order < cachedOrders ? caches.allocate(order) : buddy.allocate(order, SHORT_LIVED);
         if (pfn == PageDescriptors.NO_FRAME) {
             long bytes = requestedBytes < 0 ? blockSize(order) : requestedBytes;
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
@@ -462,7 +694,6 @@ public final class PageAllocator implements AutoCloseable {
         }
         return pfn;
     }
-
 
     /** smallest k with pageSize << k >= byteSize, for 0 < byteSize <= the largest block. */
     private int orderOf(long byteSize) {
@@ -477,7 +708,10 @@ public final class PageAllocator implements AutoCloseable {
                     + " is already free (or was never handed out)");
             case PageDescriptors.CACHED -> new IllegalStateException("double free: " + block
                     + " is already free (held in a per-thread cache)");
-            case PageDescriptors.ALLOCATED -> new IllegalArgumentException("wrong size: " + block
+            case PageDescriptors.ALLOCATED -> PageDescriptors.isSlab(info)
+                    ? new IllegalArgumentException(block + " is a slab of small objects, which only frees of "
+                            + "the objects' own size give back; not freed as " + freedAs)
+                    : new IllegalArgumentException("wrong size: " + block
                     + " was allocated as order " + PageDescriptors.order(info) + " (" + blockSize(PageDescriptors.order(info))
                     + " bytes), not freed as " + freedAs);
             default -> new IllegalArgumentException("0x" + Long.toHexString(address)

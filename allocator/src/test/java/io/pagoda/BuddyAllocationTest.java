@@ -109,9 +109,9 @@ class BuddyAllocationTest {
         assertEquals(1, pages.orderForSize(PAGE + 1));
         assertEquals(4, pages.orderForSize(64 * 1024));
         assertEquals(10, pages.orderForSize(MAX_BLOCK));
-        MemorySegment segment = pages.allocate(PAGE + 1);
-        assertEquals(PAGE + 1, segment.byteSize(), "the segment has the size asked for, not the block's");
-        assertEquals(MAX_BLOCK - 2 * PAGE, pages.freeBytes(), "an order-1 block was taken");
+        MemorySegment segment = pages.allocate(4 * PAGE + 1); // above the size classes: a block
+        assertEquals(4 * PAGE + 1, segment.byteSize(), "the segment has the size asked for, not the block's");
+        assertEquals(MAX_BLOCK - 8 * PAGE, pages.freeBytes(), "an order-3 block was taken");
     }
 
     @Test

@@ -5,9 +5,14 @@ import io.pagoda.buddy.Zone;
 import io.pagoda.pcp.ThreadCaches;
 import io.pagoda.region.PageDescriptors;
 import io.pagoda.region.Region;
+import io.pagoda.slab.SizeClasses;
+import io.pagoda.slab.Slabs;
 
 import java.util.BitSet;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 import static io.pagoda.region.PageDescriptors.ALLOCATED;
 import static io.pagoda.region.PageDescriptors.CACHED;
@@ -37,30 +42,42 @@ final class InvariantChecker {
      * @param allocated address to order of every block handed out and not freed, or null when unknown
      */
     static void check(PageAllocator pages, Map<Long, Integer> allocated) {
+        check(pages, allocated, allocated == null ? null : Set.of());
+    }
+
+    /**
+     * Checks the allocator against the blocks and slab objects the caller holds.
+     *
+     * @param allocated address to order of every page block handed out and not freed, or null when unknown
+     * @param objects   address of every slab object handed out and not freed, or null when unknown
+     */
+    static void check(PageAllocator pages, Map<Long, Integer> allocated, Set<Long> objects) {
         // The cache reaper is a thread of the allocator's own: keep it (and any drainer) out, then
         // hold every zone lock, so that the walk sees one state.
         ThreadCaches caches = pages.threadCaches();
-        if (caches != null) {
-            caches.whileDrainsPaused(() -> checkUnderZoneLocks(pages, allocated));
-        } else {
-            checkUnderZoneLocks(pages, allocated);
-        }
+        pages.slabs().whileDrainsPaused(() -> {
+            if (caches != null) {
+                caches.whileDrainsPaused(() -> checkUnderZoneLocks(pages, allocated, objects));
+            } else {
+                checkUnderZoneLocks(pages, allocated, objects);
+            }
+        });
     }
 
-    private static void checkUnderZoneLocks(PageAllocator pages, Map<Long, Integer> allocated) {
+    private static void checkUnderZoneLocks(PageAllocator pages, Map<Long, Integer> allocated, Set<Long> objects) {
         java.util.List<Zone> zones = new java.util.ArrayList<>();
         for (Node node : pages.buddySystem().nodes()) {
             zones.addAll(node.zones());
         }
         zones.forEach(zone -> zone.lock().lock());
         try {
-            checkQuiescent(pages, allocated);
+            checkQuiescent(pages, allocated, objects);
         } finally {
             zones.forEach(zone -> zone.lock().unlock());
         }
     }
 
-    private static void checkQuiescent(PageAllocator pages, Map<Long, Integer> allocated) {
+    private static void checkQuiescent(PageAllocator pages, Map<Long, Integer> allocated, Set<Long> objects) {
         Region region = pages.region();
         long managed = 0;
         long free = 0;
@@ -83,9 +100,118 @@ final class InvariantChecker {
             throw new AssertionError("conservation over all zones: " + free + " + " + handedOut + " != " + managed);
         }
         long cached = checkCaches(pages, used);
+        long slabFrames = checkSlabs(pages, used, objects);
         if (allocated != null) {
-            checkAllocated(pages, allocated, used, handedOut - cached);
+            checkAllocated(pages, allocated, used, handedOut - cached - slabFrames);
         }
+    }
+
+    /**
+     * Every slab (found by its flagged head in the descriptor table) has consistent slab words, a
+     * free list of marked objects that with inuse makes its object count, and sits on its class's
+     * partial list exactly when it has a free object; every object in a magazine is a marked free
+     * object of a slab of its class, held once; objects out of the slabs = magazines + users.
+     * Returns the frames the slabs occupy.
+     */
+    private static long checkSlabs(PageAllocator pages, BitSet used, Set<Long> objects) {
+        Region region = pages.region();
+        PageDescriptors descriptors = region.descriptors();
+        Slabs slabs = pages.slabs();
+        SizeClasses classes = slabs.classes();
+        int shift = region.pageShift();
+        Set<Integer> partial = new HashSet<>();
+        slabs.forEachPartialSlab((head, sizeClass) -> {
+            if (!partial.add((int) head)) {
+                throw new AssertionError("slab " + head + " is twice on the partial lists");
+            }
+        });
+        Set<Long> free = new HashSet<>();
+        Map<Integer, Long> inuse = new HashMap<>();
+        Map<Integer, Long> empty = new HashMap<>();
+        long frames = 0;
+        int end = pages.buddySystem().nodes().get(0).zones().get(0).untouchedPfn();
+        for (int pfn = 0; pfn < end; pfn++) {
+            int info = descriptors.info(pfn);
+            if (PageDescriptors.state(info) != ALLOCATED || !PageDescriptors.isSlab(info)) {
+                continue;
+            }
+            int word = descriptors.slab(pfn);
+            int sizeClass = (word & 0xFF) - 1;
+            String slab = "slab " + pfn + " of class " + sizeClass;
+            if (sizeClass < 0 || !classes.isSlab(sizeClass) || PageDescriptors.order(info) != classes.slabOrder(sizeClass)) {
+                throw new AssertionError(slab + " has slab word 0x" + Integer.toHexString(word) + " and order " + PageDescriptors.order(info));
+            }
+            int order = classes.slabOrder(sizeClass);
+            for (int i = 0; i < 1 << order; i++) {
+                if (descriptors.slab(pfn + i) != (i << 8 | (sizeClass + 1))) {
+                    throw new AssertionError(slab + ": frame " + i + " has slab word 0x" + Integer.toHexString(descriptors.slab(pfn + i)));
+                }
+            }
+            int overlap = used.nextSetBit(pfn);
+            if (overlap != -1 && overlap < pfn + (1 << order)) {
+                throw new AssertionError(slab + " overlaps frame " + overlap + ", which is free or cached");
+            }
+            used.set(pfn, pfn + (1 << order));
+            frames += 1L << order;
+            int count = 0;
+            long size = classes.size(sizeClass);
+            for (int index = descriptors.freelist(pfn); index != -1; ) {
+                long offset = ((long) pfn << shift) + index * size;
+                if (++count > classes.objects(sizeClass) || !slabs.isMarkedFree(offset) || !free.add(offset)) {
+                    throw new AssertionError(slab + ": free object " + index + " is unmarked, repeated, or the list has a cycle");
+                }
+                index = region.memory().get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
+            }
+            int objectsOut = descriptors.inuse(pfn);
+            if (count + objectsOut != classes.objects(sizeClass)) {
+                throw new AssertionError(slab + ": " + count + " free + " + objectsOut + " in use != " + classes.objects(sizeClass));
+            }
+            if ((count > 0) != partial.remove(pfn)) {
+                throw new AssertionError(slab + " with " + count + " free objects is " + (count > 0 ? "not " : "") + "on the partial list");
+            }
+            inuse.merge(sizeClass, (long) objectsOut, Long::sum);
+            if (objectsOut == 0) {
+                empty.merge(sizeClass, 1L, Long::sum);
+            }
+        }
+        if (!partial.isEmpty()) {
+            throw new AssertionError("the partial lists hold blocks that are no slabs: " + partial);
+        }
+        long[] cachedObjects = new long[classes.count()];
+        slabs.forEachCachedObject((offset, sizeClass) -> {
+            int pfn = (int) (offset >>> shift);
+            if ((descriptors.slab(pfn) & 0xFF) - 1 != sizeClass || !slabs.isMarkedFree(offset) || !free.add(offset)) {
+                throw new AssertionError("object at offset " + offset + " of class " + sizeClass
+                        + " in a magazine is in no slab of its class, unmarked, or held twice");
+            }
+            cachedObjects[sizeClass]++;
+        });
+        long held = 0;
+        for (int c = 0; c < classes.count(); c++) {
+            if (!classes.isSlab(c)) {
+                continue;
+            }
+            long out = inuse.getOrDefault(c, 0L);
+            if (out != slabs.objectsOut(c)) {
+                throw new AssertionError("class " + c + " counts " + slabs.objectsOut(c) + " objects out, its slabs " + out);
+            }
+            if (empty.getOrDefault(c, 0L) != slabs.emptySlabs(c)) {
+                throw new AssertionError("class " + c + " counts " + slabs.emptySlabs(c) + " empty slabs, there are " + empty.getOrDefault(c, 0L));
+            }
+            held += out - cachedObjects[c];
+        }
+        if (objects != null) {
+            for (long address : objects) {
+                long offset = address - region.base();
+                if (descriptors.slab((int) (offset >>> shift)) == 0 || free.contains(offset) || slabs.isMarkedFree(offset)) {
+                    throw new AssertionError("object at 0x" + Long.toHexString(address) + " is held but is not an allocated slab object");
+                }
+            }
+            if (held != objects.size()) {
+                throw new AssertionError("the slabs count " + held + " objects held by users, the holders " + objects.size());
+            }
+        }
+        return frames;
     }
 
     private static long checkFreeLists(Zone zone, BitSet used) {

@@ -77,7 +77,8 @@ class RandomizedModelTest {
                             address = pages.allocatePages(order);
                             segment = pages.region().memory().asSlice(address - pages.region().base(), pages.blockSize(order));
                         } else {
-                            long size = pages.blockSize(order) - random.nextInt(PAGE);
+                            // Up to four pages a size that is not a whole block is a slab object: keep to blocks.
+                            long size = order <= 2 ? pages.blockSize(order) : pages.blockSize(order) - random.nextInt(PAGE);
                             segment = pages.allocate(size);
                             address = segment.address();
                         }

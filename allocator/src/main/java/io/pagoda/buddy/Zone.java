@@ -143,7 +143,8 @@ public final class Zone {
         try {
             ensureLiveLocked();
             int info = descriptors.info(pfn);
-            if (PageDescriptors.state(info) != ALLOCATED || PageDescriptors.order(info) != order) {
+            // A slab's block carries the slab flag: only its slab class may free it.
+            if (info != PageDescriptors.info(ALLOCATED, order, PageDescriptors.lifetime(info))) {
                 return info;
             }
             freeOnePageLocked(pfn, order, PageDescriptors.lifetime(info));

@@ -2,11 +2,13 @@ package io.pagoda.pcp;
 
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 
 /**
- * A daemon thread that calls {@link ThreadCaches#reap} on every zone's caches periodically (the
- * kernel's vmstat work that drains remote pcp lists): dead threads' caches come back without
- * anyone asking, and an idle server holds nothing in its caches after the idle timeout.
+ * A daemon thread that reaps every layer's per-thread caches periodically ({@link ThreadCaches#reap}
+ * for each zone's, and the object magazines' above them; the kernel's vmstat work that drains
+ * remote pcp lists): dead threads' caches come back without anyone asking, and an idle server
+ * holds nothing in its caches after the idle timeout.
  *
  * <p>The period is a quarter of the idle timeout, between 10 ms and 1 s.
  */
@@ -15,9 +17,10 @@ public final class CacheReaper implements AutoCloseable {
     private final Thread thread;
     private volatile boolean stopped;
 
-    public CacheReaper(String name, List<ThreadCaches> caches, long idleNanos) {
+    /** @param reapers called in order with the current {@link System#nanoTime()}, each period */
+    public CacheReaper(String name, List<LongConsumer> reapers, long idleNanos) {
         long period = Math.clamp(idleNanos / 4, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
-        List<ThreadCaches> all = List.copyOf(caches);
+        List<LongConsumer> all = List.copyOf(reapers);
         this.thread = Thread.ofPlatform().name(name).daemon().unstarted(() -> {
             while (!stopped) {
                 try {
@@ -29,8 +32,8 @@ public final class CacheReaper implements AutoCloseable {
                     return;
                 }
                 long now = System.nanoTime();
-                for (ThreadCaches zoneCaches : all) {
-                    zoneCaches.reap(now);
+                for (LongConsumer reaper : all) {
+                    reaper.accept(now);
                 }
             }
         });

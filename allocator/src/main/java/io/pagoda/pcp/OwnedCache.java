@@ -4,11 +4,13 @@ import io.pagoda.region.AsymmetricFence;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The cache of one platform thread, its owner, who uses it with neither a lock nor a CAS; other
- * threads (drainers) can still take its blocks at any time, even while the owner is blocked
- * forever.
+ * threads (drainers) can still take what it holds at any time, even while the owner is blocked
+ * forever. What it holds ({@code S}: page stacks, object magazines) is the layer's business; the
+ * protocol here is the same for all.
  *
  * <h2>The drain protocol</h2>
  * Two fields, each with one writer side: {@code sequence}, odd while the owner is inside an
@@ -25,13 +27,14 @@ import java.lang.invoke.VarHandle;
  * drainer's read sees the odd sequence (and it waits for the release that ends the operation,
  * which also publishes the owner's writes to the stacks). A drainer never waits while inside an
  * operation of its own cache, so two drainers cannot wait for each other; drainers take turns
- * under {@link ThreadCaches}' drain lock. A dead owner needs no protocol: {@link Thread#isAlive()}
+ * under {@link CacheRegistry}'s drain lock. A dead owner needs no protocol: {@link Thread#isAlive()}
  * returning false orders all its writes before the drainer's reads.
  */
-final class OwnedCache {
+public final class OwnedCache<S> {
 
     private static final VarHandle SEQUENCE;
     private static final VarHandle DRAIN_REQUESTED;
+    private static final long BACKOFF_NANOS = 20_000;
 
     static {
         try {
@@ -43,8 +46,9 @@ final class OwnedCache {
         }
     }
 
-    final CacheStacks stacks;
-    final Thread owner;
+    /** What the cache holds: touched only inside an operation, or by a drainer that holds it. */
+    public final S stacks;
+    public final Thread owner;
 
     /** Written by the owner only; odd inside an operation. */
     private int sequence;
@@ -55,19 +59,19 @@ final class OwnedCache {
     int reaperSequence;
     long reaperIdleSince;
 
-    OwnedCache(CacheStacks stacks, Thread owner) {
+    OwnedCache(S stacks, Thread owner) {
         this.stacks = stacks;
         this.owner = owner;
         this.reaperIdleSince = System.nanoTime(); // published with the cache by the registry's list
     }
 
     /**
-     * Owner: begins an operation on the stacks.
+     * Owner: begins an operation on the stacks. Pair with {@link #exit()} in a finally block.
      *
      * @return false if a drainer holds the stacks; the operation is then already over, and the
-     *         caller must not touch the stacks (it goes to the zone instead)
+     *         caller must not touch the stacks (it goes to the layer below instead)
      */
-    boolean enter() {
+    public boolean enter() {
         // Plain read: the owner is the only writer. Normally even; odd only if an Error (a stack
         // overflow) cut the previous operation short, which the "| 1" makes up for.
         int begin = (sequence + 1) | 1;
@@ -82,7 +86,7 @@ final class OwnedCache {
     }
 
     /** Owner: ends an operation; the release publishes its writes to the stacks to a later drainer. */
-    void exit() {
+    public void exit() {
         SEQUENCE.setRelease(this, sequence + 1);
     }
 
@@ -117,7 +121,9 @@ final class OwnedCache {
             } else if (now - deadline > 0) {
                 return false;
             }
-            Thread.yield(); // the owner was preempted inside an operation, or waits for a zone lock
+            // The owner was preempted inside an operation, or waits for a zone lock: a timed park
+            // frees the processor (or a virtual drainer's carrier) for it, where a yield may not.
+            LockSupport.parkNanos(BACKOFF_NANOS);
         }
         return true;
     }

@@ -2,16 +2,18 @@ package io.pagoda.pcp;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A cache shared by the virtual threads whose ids hash to it, so that a million virtual threads
  * use a bounded number of caches. It is guarded by a try-lock, like the kernel's
- * {@code pcp_spin_trylock}: a thread that finds it taken does not wait, it goes to the zone.
+ * {@code pcp_spin_trylock}: a thread that finds it taken does not wait, it goes to the layer below.
  * Drainers wait for the lock instead.
  */
-final class SharedCache {
+public final class SharedCache<S> {
 
     private static final VarHandle LOCKED;
+    private static final long BACKOFF_NANOS = 20_000;
 
     static {
         try {
@@ -21,25 +23,26 @@ final class SharedCache {
         }
     }
 
-    final CacheStacks stacks;
+    /** What the cache holds: touched only under the lock. */
+    public final S stacks;
     final int index;
 
     private int locked;
     /** Operations so far, written under the lock: for the reaper's idle check. */
-    int operations;
+    public int operations;
 
     // The reaper's own view, touched only under the drain lock.
     int reaperOperations;
     long reaperIdleSince;
 
-    SharedCache(CacheStacks stacks, int index) {
+    SharedCache(S stacks, int index) {
         this.stacks = stacks;
         this.index = index;
         this.reaperIdleSince = System.nanoTime();
     }
 
     /** Takes the lock if it is free; acquire semantics on success. */
-    boolean tryLock() {
+    public boolean tryLock() {
         return LOCKED.compareAndSet(this, 0, 1);
     }
 
@@ -49,13 +52,15 @@ final class SharedCache {
             if (spins < 1_000) {
                 Thread.onSpinWait();
             } else {
-                Thread.yield(); // the holder may be a virtual thread that was unmounted
+                // The holder may be a virtual thread that was unmounted (parked on a zone lock): a
+                // yield may hand the carrier straight back to us, a timed park frees it for real.
+                LockSupport.parkNanos(BACKOFF_NANOS);
             }
         }
     }
 
     /** Releases the lock, publishing the holder's writes. */
-    void unlock() {
+    public void unlock() {
         LOCKED.setRelease(this, 0);
     }
 }

@@ -1,13 +1,10 @@
 package io.pagoda.pcp;
 
 import io.pagoda.buddy.Zone;
-import io.pagoda.region.AsymmetricFence;
 import io.pagoda.region.PageDescriptors;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.locks.ReentrantLock;
 
 import static io.pagoda.region.PageDescriptors.ALLOCATED;
 import static io.pagoda.region.PageDescriptors.CACHED;
@@ -39,12 +36,12 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  * the zone, including the caches of threads that are blocked or idle forever, through the
  * protocol of {@link OwnedCache}. An allocation that finds the zone empty drains all caches and
  * retries once before it fails. {@link #reap} returns the caches of dead threads, and those idle
- * for longer than the idle timeout; a {@link CacheReaper} calls it periodically.
+ * for longer than the idle timeout; a {@link CacheReaper} calls it periodically. Which cache is a
+ * thread's, and the protocol, are the {@link CacheRegistry}'s.
  *
  * <h2>Virtual threads</h2>
- * They do not get caches of their own: they share a fixed set of {@link SharedCache} stripes
- * (twice the processors, rounded up to a power of two), chosen by thread id, each guarded by a
- * try-lock; a virtual thread that finds its stripe busy goes to the zone directly.
+ * They do not get caches of their own: they share the registry's {@link SharedCache} stripes,
+ * each guarded by a try-lock; a virtual thread that finds its stripe busy goes to the zone.
  *
  * <h2>Accounting</h2>
  * Cached blocks are out of the zone's free lists (the zone counts them as handed out) and marked
@@ -64,12 +61,6 @@ public final class ThreadCaches {
      * 2 MiB per order waits there between a thread that frees and one that allocates.
      */
     private static final int DEPOT_BATCHES = 8;
-    /**
-     * How long a drainer waits for an owner to leave an operation before it leaves that cache
-     * alone: far longer than any operation (a zone-lock wait included), so only a cache whose
-     * operation an Error cut short is ever skipped.
-     */
-    private static final long DRAIN_PATIENCE_NANOS = 100_000_000L;
 
     private final Zone zone;
     private final PageDescriptors descriptors;
@@ -77,24 +68,8 @@ public final class ThreadCaches {
     private final int[] batch;
     private final int[] high;
     private final long idleNanos;
-    private final ThreadLocal<OwnedCache> local;
-    private final SharedCache[] shared;
     private final Depot depot;
-    private final CopyOnWriteArrayList<OwnedCache> owned = new CopyOnWriteArrayList<>();
-    /**
-     * The owned caches by thread id, direct-mapped: slot {@code threadId & (length - 1)}. A hit is
-     * a few independent loads where a {@link ThreadLocal} lookup is a chain of dependent ones (a
-     * third of the fast path's time); a miss (an empty slot, or one held by another thread) falls
-     * back on the ThreadLocal. Written under {@link #registryLock}, read through a race: a stale
-     * table, or a slot not yet seen, only sends the lookup to the ThreadLocal, and a cache's fields
-     * that the lookup reads are final, so a cache seen is a cache fully built.
-     */
-    private volatile OwnedCache[] byThreadId = new OwnedCache[16];
-    private final Object registryLock = new Object();
-    /** Drainers take turns: drainAll, reap and trim. Never held by an owner inside an operation. */
-    private final ReentrantLock drainLock = new ReentrantLock();
-    /** Counters of the caches of dead threads, folded in when they are retired. Guarded by drainLock. */
-    private CacheSnapshot retired = new CacheSnapshot("retired", 0, 0, 0, 0, 0);
+    private final CacheRegistry<CacheStacks> registry;
 
     /**
      * @param cachedOrders orders 0 to cachedOrders - 1 are cached; at least 1
@@ -121,11 +96,29 @@ public final class ThreadCaches {
         }
         this.idleNanos = idleNanos;
         this.depot = new Depot(batch, DEPOT_BATCHES);
-        this.local = ThreadLocal.withInitial(this::register);
-        int stripes = Integer.highestOneBit(Math.max(1, 2 * Runtime.getRuntime().availableProcessors() - 1)) << 1;
-        this.shared = new SharedCache[stripes];
-        for (int i = 0; i < stripes; i++) {
-            shared[i] = new SharedCache(new CacheStacks(high, batch[0]), i);
+        this.registry = new CacheRegistry<>(new PageKeeper(), idleNanos);
+    }
+
+    /** What the registry needs to know of page stacks. */
+    private final class PageKeeper implements CacheRegistry.Keeper<CacheStacks> {
+        @Override
+        public CacheStacks newStacks() {
+            return new CacheStacks(high, batch[0]);
+        }
+
+        @Override
+        public void empty(CacheStacks stacks) {
+            emptyLocked(stacks);
+        }
+
+        @Override
+        public boolean holdsAny(CacheStacks stacks) {
+            return stacks.framesHeld() > 0;
+        }
+
+        @Override
+        public CacheSnapshot snapshot(String name, CacheStacks stacks) {
+            return CacheSnapshot.of(name, stacks);
         }
     }
 
@@ -142,50 +135,6 @@ public final class ThreadCaches {
         return 4 * batchFrames;
     }
 
-    private OwnedCache register() {
-        Thread thread = Thread.currentThread();
-        // A thread whose thread locals were wiped (pools do that between tasks) keeps its cache.
-        for (OwnedCache existing : owned) {
-            if (existing.owner == thread) {
-                return existing;
-            }
-        }
-        OwnedCache cache = new OwnedCache(new CacheStacks(high, batch[0]), thread);
-        synchronized (registryLock) {
-            owned.add(cache);
-            OwnedCache[] table = byThreadId;
-            if (owned.size() > table.length / 2) {
-                table = new OwnedCache[table.length * 2];
-                for (OwnedCache live : owned) {
-                    install(table, live);
-                }
-                byThreadId = table;
-            } else {
-                install(table, cache);
-            }
-        }
-        return cache;
-    }
-
-    /** Puts a cache in its slot unless a live thread's cache holds it. Under registryLock. */
-    private static void install(OwnedCache[] table, OwnedCache cache) {
-        int slot = (int) cache.owner.threadId() & (table.length - 1);
-        OwnedCache occupant = table[slot];
-        if (occupant == null || !occupant.owner.isAlive()) {
-            table[slot] = cache;
-        }
-    }
-
-    /**
-     * The thread's cache if the thread-id table has it, else null (a virtual thread, which no
-     * cache is owned by; a thread not yet registered; one whose slot another thread holds).
-     */
-    private OwnedCache tabledCache(Thread thread) {
-        OwnedCache[] table = byThreadId;
-        OwnedCache cache = table[(int) thread.threadId() & (table.length - 1)];
-        return cache != null && cache.owner == thread ? cache : null;
-    }
-
     /** Orders 0 to {@code cachedOrders() - 1} go through the caches. */
     public int cachedOrders() {
         return cachedOrders;
@@ -199,7 +148,7 @@ public final class ThreadCaches {
      */
     public int allocate(int order) {
         // Fast path: the calling platform thread's own cache, found in the thread-id table.
-        OwnedCache cache = tabledCache(Thread.currentThread());
+        OwnedCache<CacheStacks> cache = registry.tabledCache(Thread.currentThread());
         if (cache != null && cache.enter()) {
             int pfn;
             try {
@@ -222,7 +171,7 @@ public final class ThreadCaches {
         Thread thread = Thread.currentThread();
         int pfn;
         if (thread.isVirtual()) {
-            SharedCache cache = shared[stripe(thread)];
+            SharedCache<CacheStacks> cache = registry.sharedCache(thread);
             if (!cache.tryLock()) {
                 return fromZone(order);
             }
@@ -233,7 +182,7 @@ public final class ThreadCaches {
                 cache.unlock();
             }
         } else {
-            OwnedCache cache = local.get();
+            OwnedCache<CacheStacks> cache = registry.ownedCache();
             if (!cache.enter()) {
                 return fromZone(order); // a drainer holds our stacks
             }
@@ -245,7 +194,6 @@ public final class ThreadCaches {
         }
         return pfn != NO_FRAME ? handOut(pfn, order) : allocateAfterDrain(order);
     }
-
     /** Straight from the zone, when the cache is busy; if the zone is empty, drain and retry. */
     private int fromZone(int order) {
         int pfn = zone.allocate(order, LIFETIME);
@@ -310,7 +258,7 @@ public final class ThreadCaches {
             return info;
         }
         descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, LIFETIME));
-        OwnedCache cache = tabledCache(Thread.currentThread());
+        OwnedCache<CacheStacks> cache = registry.tabledCache(Thread.currentThread());
         if (cache != null && cache.enter()) {
             try {
                 push(cache.stacks, pfn, order);
@@ -327,7 +275,7 @@ public final class ThreadCaches {
     private void freeSlow(int pfn, int order) {
         Thread thread = Thread.currentThread();
         if (thread.isVirtual()) {
-            SharedCache cache = shared[stripe(thread)];
+            SharedCache<CacheStacks> cache = registry.sharedCache(thread);
             if (!cache.tryLock()) {
                 zone.freeCached(pfn, order);
                 return;
@@ -340,7 +288,7 @@ public final class ThreadCaches {
             }
             return;
         }
-        OwnedCache cache = local.get();
+        OwnedCache<CacheStacks> cache = registry.ownedCache();
         if (!cache.enter()) {
             zone.freeCached(pfn, order); // a drainer holds our stacks
             return;
@@ -368,33 +316,16 @@ public final class ThreadCaches {
         }
     }
 
-    private int stripe(Thread thread) {
-        // Fibonacci hashing spreads consecutive thread ids over the stripes.
-        return (int) ((thread.threadId() * 0x9E3779B97F4A7C15L) >>> 40) & (shared.length - 1);
-    }
-
     /**
      * The kernel's {@code drain_all_pages}: gives every cache's blocks back to the zone, the
-     * caller's own included, whether their owners are running, blocked, idle or dead. Must not be
-     * called from inside a cache operation.
+     * caller's own included, whether their owners are running, blocked, idle or dead; then the
+     * depot's. Must not be called from inside a cache operation.
      */
     public void drainAll() {
-        drainLock.lock();
-        try {
-            OwnedCache[] caches = owned.toArray(new OwnedCache[0]);
-            drainOwnedLocked(caches);
-            for (SharedCache cache : shared) {
-                cache.lock();
-                try {
-                    emptyLocked(cache.stacks);
-                } finally {
-                    cache.unlock();
-                }
-            }
+        registry.whileDrainsPaused(() -> {
+            registry.drainAllLocked();
             emptyDepotLocked();
-        } finally {
-            drainLock.unlock();
-        }
+        });
     }
 
     /** Gives every batch in the depot back to the zone. */
@@ -403,32 +334,6 @@ public final class ThreadCaches {
         for (int order = 0; order < depot.orders(); order++) {
             for (int n = depot.take(order, into); n > 0; n = depot.take(order, into)) {
                 zone.freeBulk(into, 0, n, order);
-            }
-        }
-    }
-
-    /** Drains the given owned caches under the protocol: one heavy fence for all of them. */
-    private void drainOwnedLocked(List<OwnedCache> caches) {
-        drainOwnedLocked(caches.toArray(new OwnedCache[0]));
-    }
-
-    private void drainOwnedLocked(OwnedCache[] caches) {
-        assert drainLock.isHeldByCurrentThread();
-        for (OwnedCache cache : caches) {
-            cache.requestDrain();
-        }
-        AsymmetricFence.heavy();
-        for (OwnedCache cache : caches) {
-            if (!cache.owner.isAlive()) {
-                retireLocked(cache); // dead: isAlive() ordered its writes before ours
-                continue;
-            }
-            try {
-                if (cache.awaitQuiescent(DRAIN_PATIENCE_NANOS)) {
-                    emptyLocked(cache.stacks);
-                }
-            } finally {
-                cache.releaseDrain(); // whatever happened, the owner gets its cache back
             }
         }
     }
@@ -449,107 +354,44 @@ public final class ThreadCaches {
         }
     }
 
-    private void retireLocked(OwnedCache cache) {
-        emptyLocked(cache.stacks);
-        synchronized (registryLock) {
-            owned.remove(cache);
-            OwnedCache[] table = byThreadId;
-            int slot = (int) cache.owner.threadId() & (table.length - 1);
-            if (table[slot] == cache) {
-                table[slot] = null;
-            }
-        }
-        retired = retired.plus(CacheSnapshot.of("retired", cache.stacks));
-    }
-
     /**
      * Housekeeping, called periodically by a {@link CacheReaper}: returns the caches of threads
-     * that have died, and empties caches unused for longer than the idle timeout.
+     * that have died, and empties caches and the depot when unused for longer than the idle timeout.
      *
      * @param now the current {@link System#nanoTime()}
      */
     public void reap(long now) {
-        drainLock.lock();
-        try {
-            List<OwnedCache> idle = new ArrayList<>();
-            for (OwnedCache cache : owned.toArray(new OwnedCache[0])) {
-                if (!cache.owner.isAlive()) {
-                    retireLocked(cache);
-                    continue;
-                }
-                int sequence = cache.sequence();
-                if (sequence != cache.reaperSequence) {
-                    cache.reaperSequence = sequence;
-                    cache.reaperIdleSince = now;
-                } else if (now - cache.reaperIdleSince >= idleNanos && cache.stacks.framesHeld() > 0) {
-                    idle.add(cache); // counts read racily: only a hint of work to do
-                }
-            }
-            if (!idle.isEmpty()) {
-                drainOwnedLocked(idle);
-            }
-            int depotOperations = depot.operations; // racy read: a hint, as above
+        registry.whileDrainsPaused(() -> {
+            registry.reapLocked(now);
+            int depotOperations = depot.operations; // racy read: a hint of work to do
             if (depotOperations != depot.reaperOperations) {
                 depot.reaperOperations = depotOperations;
                 depot.reaperIdleSince = now;
             } else if (now - depot.reaperIdleSince >= idleNanos) {
                 emptyDepotLocked();
             }
-            for (SharedCache cache : shared) {
-                int operations = cache.operations; // racy read: a hint, as above
-                if (operations != cache.reaperOperations) {
-                    cache.reaperOperations = operations;
-                    cache.reaperIdleSince = now;
-                } else if (now - cache.reaperIdleSince >= idleNanos && cache.tryLock()) {
-                    try {
-                        emptyLocked(cache.stacks);
-                    } finally {
-                        cache.unlock();
-                    }
-                }
-            }
-        } finally {
-            drainLock.unlock();
-        }
+        });
     }
 
-    /** Frames held by all caches: racy while threads run, exact at quiescent points. */
+    /** Frames held by all caches and the depot: racy while threads run, exact at quiescent points. */
     public long cachedFrames() {
-        long frames = 0;
-        for (OwnedCache cache : owned) {
-            frames += cache.stacks.framesHeld();
-        }
-        for (SharedCache cache : shared) {
-            frames += cache.stacks.framesHeld();
-        }
-        return frames + depot.framesHeld();
+        return registry.sum(CacheStacks::framesHeld) + depot.framesHeld();
     }
 
     /** Each live cache's counters: the owner thread's name, or "shared-N"; and "depot", which only holds. */
     public List<CacheSnapshot> snapshots() {
-        List<CacheSnapshot> snapshots = new ArrayList<>();
-        for (OwnedCache cache : owned) {
-            snapshots.add(CacheSnapshot.of(cache.owner.getName(), cache.stacks));
-        }
-        for (SharedCache cache : shared) {
-            snapshots.add(CacheSnapshot.of("shared-" + cache.index, cache.stacks));
-        }
-        snapshots.add(new CacheSnapshot("depot", 0, 0, 0, 0, depot.framesHeld()));
+        List<CacheSnapshot> snapshots = new ArrayList<>(registry.snapshots());
+        snapshots.add(depotSnapshot());
         return snapshots;
     }
 
-    /** The sum over all caches, live and retired, named "total". */
+    private CacheSnapshot depotSnapshot() {
+        return new CacheSnapshot("depot", 0, 0, 0, 0, depot.framesHeld());
+    }
+
+    /** The sum over all caches, live and retired, and the depot, named "total". */
     public CacheSnapshot total() {
-        drainLock.lock();
-        try {
-            CacheSnapshot total = new CacheSnapshot("total", 0, 0, 0, 0, 0).plus(retired);
-            for (CacheSnapshot snapshot : snapshots()) {
-                total = total.plus(snapshot);
-            }
-            return total;
-        } finally {
-            drainLock.unlock();
-        }
+        return registry.total().plus(depotSnapshot());
     }
 
     /**
@@ -557,22 +399,12 @@ public final class ThreadCaches {
      * own threads must be quiescent too. For invariant checks.
      */
     public void whileDrainsPaused(Runnable audit) {
-        drainLock.lock();
-        try {
-            audit.run();
-        } finally {
-            drainLock.unlock();
-        }
+        registry.whileDrainsPaused(audit);
     }
 
     /** Visits every cached block. Only at a quiescent point (no thread inside a cache operation). */
     public void forEachCachedBlock(BlockVisitor visitor) {
-        for (OwnedCache cache : owned) {
-            cache.stacks.forEach(visitor);
-        }
-        for (SharedCache cache : shared) {
-            cache.stacks.forEach(visitor);
-        }
+        registry.forEach(stacks -> stacks.forEach(visitor));
         depot.forEach(visitor);
     }
 }

@@ -9,26 +9,47 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 
 /**
- * The page-descriptor table: one 16-byte descriptor per frame, off-heap (the kernel's
+ * The page-descriptor table: one 32-byte descriptor per frame, off-heap (the kernel's
  * {@code struct page} array, which spends 64 bytes). No Java object exists per frame or per block.
  *
  * <h2>Layout of one descriptor</h2>
  * <pre>
- * offset  size  field  meaning                                                written by
- *      0     4  next   pfn of the next block on the same free list, or NO_FRAME   zone, under its lock
- *      4     4  prev   pfn of the previous block on that list, or NO_FRAME        zone, under its lock
- *      8     4  info   packed state, order and lifetime type (below)              zone, under its lock
- *     12     4  spare  zero; kept for the layers above (slab or cache owner)      nobody yet
+ * offset  size  field     meaning                                                  written by
+ *      0     4  next      next block on the same free list (or a slab's on its      zone, under its lock
+ *                         class's partial list), or NO_FRAME                        (slab class, under its lock)
+ *      4     4  prev      previous block on that list, or NO_FRAME                 as next
+ *      8     4  info      packed state, order, lifetime type and flags (below)     zone, under its lock
+ *     12     4  slab      in every frame of a slab: its size class + 1 and the      slab class, while it
+ *                         frame's index in the slab (below); zero elsewhere         owns the block
+ *     16     4  freelist  in a slab's head: index of its first free object, or -1   slab class, under its lock
+ *     20     4  inuse     in a slab's head: objects out of the slab                 slab class, under its lock
+ *     24     8  reserved  zero
  * </pre>
- * The offsets are derived from {@link #LAYOUT}, so this table, the layout and the code agree.
+ * The offsets are derived from {@link #LAYOUT}, so this table, the layout and the code agree. As
+ * in the kernel, where {@code struct page} is a union of what each user of a page keeps, the
+ * fields past {@code info} belong to whichever layer owns the block; a block in the zone, or in a
+ * per-thread cache, has them zero.
  *
  * <h2>The info word</h2>
  * <pre>
- *  31                         14 13        10 9           2 1     0
- * +-----------------------------+------------+-------------+-------+
- * |          zero               |  lifetime  |    order    | state |
- * +-----------------------------+------------+-------------+-------+
+ *  31                      15   14   13        10 9           2 1     0
+ * +--------------------------+------+------------+-------------+-------+
+ * |          zero            | slab |  lifetime  |    order    | state |
+ * +--------------------------+------+------------+-------------+-------+
  * </pre>
+ * The slab flag (the kernel's {@code PG_slab}) marks an allocated head whose block a slab class
+ * owns: the page-level free refuses it, since its info word is then not that of a plain allocated
+ * block.
+ *
+ * <h2>The slab word</h2>
+ * <pre>
+ *  31                                   8 7                  0
+ * +--------------------------------------+--------------------+
+ * |     index of the frame in its slab   |  size class + 1    |
+ * +--------------------------------------+--------------------+
+ * </pre>
+ * So an object's address finds its slab in O(1): frame, then the slab word, then the head
+ * ({@code frame - index}); the kernel's {@code virt_to_slab}.
  * A frame is in one of four states: {@link #TAIL} (inside a block, or never touched: the table is
  * zero-filled, so zero must mean "not a head"), {@link #FREE} (head of a block on a free list),
  * {@link #ALLOCATED} (head of a block handed out) or {@link #CACHED} (head of a block held in a
@@ -46,7 +67,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  * and FREE is never written without the lock, so either racing value gives the same answer.
  * Plain int accesses: an aligned int is never torn. They go through the unaligned layout only to
  * spare the JIT an alignment check it cannot prove away: every offset is a multiple of 4 (the
- * table is 16-byte aligned, and so is every descriptor), and the smaller code lets the fast paths
+ * table is 32-byte aligned, and so is every descriptor), and the smaller code lets the fast paths
  * that use it inline into their callers.
  */
 public final class PageDescriptors {
@@ -56,14 +77,20 @@ public final class PageDescriptors {
             JAVA_INT.withName("next"),
             JAVA_INT.withName("prev"),
             JAVA_INT.withName("info"),
-            JAVA_INT.withName("spare"));
+            JAVA_INT.withName("slab"),
+            JAVA_INT.withName("freelist"),
+            JAVA_INT.withName("inuse"),
+            MemoryLayout.paddingLayout(8));
 
-    /** Bytes per descriptor: 16. */
+    /** Bytes per descriptor: 32. */
     public static final long DESCRIPTOR_BYTES = LAYOUT.byteSize();
 
     private static final long NEXT_OFFSET = LAYOUT.byteOffset(groupElement("next"));
     private static final long PREV_OFFSET = LAYOUT.byteOffset(groupElement("prev"));
     private static final long INFO_OFFSET = LAYOUT.byteOffset(groupElement("info"));
+    private static final long SLAB_OFFSET = LAYOUT.byteOffset(groupElement("slab"));
+    private static final long FREELIST_OFFSET = LAYOUT.byteOffset(groupElement("freelist"));
+    private static final long INUSE_OFFSET = LAYOUT.byteOffset(groupElement("inuse"));
     private static final int DESCRIPTOR_SHIFT = Long.numberOfTrailingZeros(DESCRIPTOR_BYTES);
 
     /** The sentinel for "no frame" in links and results. */
@@ -84,6 +111,9 @@ public final class PageDescriptors {
     static final int STATE_SHIFT = 0;
     static final int ORDER_SHIFT = STATE_SHIFT + STATE_BITS;
     static final int LIFETIME_SHIFT = ORDER_SHIFT + ORDER_BITS;
+
+    /** The info word's flag of a block that a slab class owns (the kernel's PG_slab). */
+    public static final int SLAB_FLAG = 1 << (LIFETIME_SHIFT + LIFETIME_BITS);
 
     /** Largest order an info word can hold. */
     public static final int MAX_ORDER_LIMIT = (1 << ORDER_BITS) - 1;
@@ -119,6 +149,11 @@ public final class PageDescriptors {
         return (info >>> ORDER_SHIFT) & ((1 << ORDER_BITS) - 1);
     }
 
+    /** Whether a head's info word carries the slab flag. */
+    public static boolean isSlab(int info) {
+        return (info & SLAB_FLAG) != 0;
+    }
+
     /** The lifetime type of a head's info word. */
     public static int lifetime(int info) {
         return (info >>> LIFETIME_SHIFT) & ((1 << LIFETIME_BITS) - 1);
@@ -146,6 +181,31 @@ public final class PageDescriptors {
 
     public void setPrev(int pfn, int prev) {
         table.set(JAVA_INT_UNALIGNED, offset(pfn) + PREV_OFFSET, prev);
+    }
+
+    /** Zero unless the frame belongs to a slab; see the class comment. */
+    public int slab(int pfn) {
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + SLAB_OFFSET);
+    }
+
+    public void setSlab(int pfn, int slab) {
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + SLAB_OFFSET, slab);
+    }
+
+    public int freelist(int pfn) {
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + FREELIST_OFFSET);
+    }
+
+    public void setFreelist(int pfn, int index) {
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + FREELIST_OFFSET, index);
+    }
+
+    public int inuse(int pfn) {
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + INUSE_OFFSET);
+    }
+
+    public void setInuse(int pfn, int objects) {
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + INUSE_OFFSET, objects);
     }
 
     private static long offset(int pfn) {

@@ -67,6 +67,14 @@ public final class Region implements AutoCloseable {
         }
     }
 
+    /**
+     * Memory outside any region, for an allocation larger than the largest block: a reservation
+     * of its own (or an FFM allocation where mmap is not used), released when the arena closes.
+     */
+    public static MemorySegment mapping(Arena arena, long bytes, long alignment, boolean useMapping) {
+        return useMapping && NativeMemory.isAvailable() ? map(arena, bytes, alignment) : arena.allocate(bytes, alignment);
+    }
+
     /** Maps {@code bytes} aligned to {@code alignment}; the arena's close unmaps the whole reservation. */
     private static MemorySegment map(Arena arena, long bytes, long alignment) {
         long reserved = bytes + alignment;

@@ -9,13 +9,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The owner's side of the drain protocol, one thread at a time. (jcstress races the two sides.) */
 class OwnedCacheTest {
 
-    private static OwnedCache cache() {
-        return new OwnedCache(new CacheStacks(new int[] {4}, 4), Thread.currentThread());
+    private static OwnedCache<CacheStacks> cache() {
+        return new OwnedCache<>(new CacheStacks(new int[] {4}, 4), Thread.currentThread());
     }
 
     @Test
     void shouldBeQuiescentBetweenOperations() {
-        OwnedCache cache = cache();
+        OwnedCache<CacheStacks> cache = cache();
         assertTrue(cache.enter());
         cache.exit();
         assertEquals(0, cache.sequence() & 1);
@@ -24,7 +24,7 @@ class OwnedCacheTest {
 
     @Test
     void shouldKeepOffTheStacksWhileADrainIsRequested() {
-        OwnedCache cache = cache();
+        OwnedCache<CacheStacks> cache = cache();
         cache.requestDrain();
         assertFalse(cache.enter(), "the owner must go to the zone instead");
         assertEquals(0, cache.sequence() & 1, "and is outside any operation again");
@@ -35,7 +35,7 @@ class OwnedCacheTest {
 
     @Test
     void shouldGiveUpOnAnOperationThatNeverEndsAndRecoverAtTheOwnersNextOne() {
-        OwnedCache cache = cache();
+        OwnedCache<CacheStacks> cache = cache();
         assertTrue(cache.enter()); // an Error (a stack overflow) cuts the operation short: no exit()
         long start = System.nanoTime();
         assertFalse(cache.awaitQuiescent(20_000_000L), "a drainer must not wait forever");

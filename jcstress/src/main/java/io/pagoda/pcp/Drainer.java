@@ -4,14 +4,14 @@ import io.pagoda.region.AsymmetricFence;
 
 import java.util.Arrays;
 
-/** The drainer's side of the races, exactly as {@link ThreadCaches} drains a cache, and the check. */
+/** The drainer's side of the races, exactly as {@link CacheRegistry} drains a cache, and the check. */
 final class Drainer {
 
     private Drainer() {
     }
 
     /** Takes every order-0 block of the cache under the protocol into {@code into}; returns how many. */
-    static int drain(OwnedCache cache, int[] into) {
+    static int drain(OwnedCache<CacheStacks> cache, int[] into) {
         cache.requestDrain();
         AsymmetricFence.heavy();
         if (!cache.awaitQuiescent(10_000_000_000L)) {

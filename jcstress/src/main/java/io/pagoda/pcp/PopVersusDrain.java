@@ -32,7 +32,7 @@ public class PopVersusDrain {
     private static final int[] BLOCKS = {10, 11};
 
     private final CacheStacks stacks = new CacheStacks(new int[] {4}, 4);
-    private final OwnedCache cache = new OwnedCache(stacks, Thread.currentThread());
+    private final OwnedCache<CacheStacks> cache = new OwnedCache<>(stacks, Thread.currentThread());
     private final int[] drained = new int[4];
     private int drainedCount;
     private int owned;

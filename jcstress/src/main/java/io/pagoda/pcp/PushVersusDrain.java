@@ -33,7 +33,7 @@ public class PushVersusDrain {
     private static final int FREED = 11;
 
     private final CacheStacks stacks = new CacheStacks(new int[] {4}, 4);
-    private final OwnedCache cache = new OwnedCache(stacks, Thread.currentThread());
+    private final OwnedCache<CacheStacks> cache = new OwnedCache<>(stacks, Thread.currentThread());
     private final int[] drained = new int[4];
     private int drainedCount;
     private int pushed;

@@ -1,0 +1,422 @@
+package io.pagoda;
+
+import io.pagoda.slab.SizeClasses;
+import io.pagoda.slab.Slabs;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Objects of 16 bytes to four pages: slabs behind per-thread magazines, through the one allocate/free call. */
+class SmallObjectTest {
+
+    private static final int PAGE = 4096;
+
+    private PageAllocator pages;
+    private final Set<Long> live = new HashSet<>();
+
+    private PageAllocator allocator(long capacity) {
+        pages = PageAllocator.builder().capacity(capacity).build();
+        return pages;
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (pages != null) {
+            pages.close();
+        }
+    }
+
+    private MemorySegment allocate(long bytes) {
+        MemorySegment segment = pages.allocate(bytes);
+        assertTrue(live.add(segment.address()), "object at 0x" + Long.toHexString(segment.address()) + " handed out twice");
+        return segment;
+    }
+
+    private void free(MemorySegment segment) {
+        pages.free(segment);
+        live.remove(segment.address());
+    }
+
+    private void checkInvariants() {
+        Set<Long> objects = new HashSet<>();
+        for (long address : live) {
+            if (pages.slabs().objectSizeAt(address - pages.region().base()) > 0) {
+                objects.add(address);
+            }
+        }
+        InvariantChecker.check(pages, liveBlocks(objects), objects);
+    }
+
+    /** The live segments that are page blocks, with their orders (read from their descriptors). */
+    private Map<Long, Integer> liveBlocks(Set<Long> objects) {
+        Map<Long, Integer> blocks = new java.util.HashMap<>();
+        for (long address : live) {
+            if (!objects.contains(address)) {
+                int info = pages.region().descriptors().info(pages.region().pfn(address));
+                blocks.put(address, io.pagoda.region.PageDescriptors.order(info));
+            }
+        }
+        return blocks;
+    }
+
+    @Test
+    void shouldServeEverySizeClassWithDistinctSixteenByteAlignedObjectsThatHoldTheSizeAskedFor() {
+        allocator(64L << 20);
+        SizeClasses classes = pages.slabs().classes();
+        List<MemorySegment> held = new ArrayList<>();
+        for (int c = 0; c < classes.count(); c++) {
+            long smallest = c == 0 ? 1 : classes.size(c - 1) + 1;
+            for (long bytes : new long[] {smallest, classes.size(c)}) {
+                assertEquals(classes.size(c), pages.usableSize(bytes), "usable size of " + bytes);
+                MemorySegment segment = allocate(bytes);
+                assertEquals(bytes, segment.byteSize(), "the segment has the size asked for");
+                assertEquals(0, segment.address() % SizeClasses.QUANTUM, "16-byte aligned");
+                segment.fill((byte) c);
+                held.add(segment);
+            }
+        }
+        checkInvariants();
+        for (MemorySegment segment : held) {
+            byte expected = segment.get(JAVA_BYTE, 0);
+            for (long i = 0; i < segment.byteSize(); i++) {
+                assertEquals(expected, segment.get(JAVA_BYTE, i), "no object overlaps another");
+            }
+            free(segment);
+        }
+        checkInvariants();
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "trim gives every slab back");
+        checkInvariants();
+    }
+
+    @Test
+    void shouldWasteAtMostOneNinthOfAnObjectAbove128Bytes() {
+        allocator(8L << 20);
+        for (long bytes = 129; bytes <= 4 * PAGE; bytes++) {
+            long usable = pages.usableSize(bytes);
+            assertTrue(usable >= bytes && (usable - bytes) * 9 <= usable,
+                    bytes + " bytes get " + usable + ": more than a ninth lost");
+        }
+        for (long bytes = 1; bytes <= 128; bytes++) {
+            assertTrue(pages.usableSize(bytes) - bytes < SizeClasses.QUANTUM, "at most 15 bytes lost below 128");
+        }
+    }
+
+    @Test
+    void shouldServeSizesThatAreWholeBlocksAsBlocks() {
+        allocator(8L << 20);
+        for (int order = 0; order <= 2; order++) {
+            MemorySegment block = allocate((long) PAGE << order);
+            assertEquals(0, block.address() % ((long) PAGE << order), "aligned to its own size");
+            assertEquals(0, pages.slabs().objectSizeAt(block.address() - pages.region().base()), "in no slab");
+            free(block);
+        }
+        checkInvariants();
+    }
+
+    @Test
+    void shouldReuseTheMostRecentlyFreedObjectFirst() {
+        allocator(8L << 20);
+        MemorySegment first = allocate(256);
+        free(first);
+        assertEquals(first.address(), allocate(256).address(), "still warm in the CPU caches");
+    }
+
+    @Test
+    void shouldGiveEveryFrameBackWhenObjectsFreedOnOtherThreadsAreTrimmed() throws Exception {
+        allocator(64L << 20);
+        List<MemorySegment> objects = new ArrayList<>();
+        for (int i = 0; i < 20_000; i++) {
+            objects.add(allocate(16 + (i % 64) * 16));
+        }
+        ConcurrentLinkedQueue<MemorySegment> toFree = new ConcurrentLinkedQueue<>(objects);
+        List<Thread> freers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            freers.add(Thread.ofPlatform().start(() -> {
+                for (MemorySegment segment = toFree.poll(); segment != null; segment = toFree.poll()) {
+                    pages.free(segment);
+                }
+            }));
+        }
+        for (Thread freer : freers) {
+            freer.join();
+        }
+        live.clear();
+        checkInvariants();
+        pages.trim();
+        checkInvariants();
+        assertEquals(pages.capacity(), pages.freeBytes(), "the freers' magazines and every slab came back");
+    }
+
+    @Test
+    void shouldGiveBackAnEmptySlabOnlyPastTheTwoItKeeps() {
+        allocator(64L << 20);
+        Slabs slabs = pages.slabs();
+        int sizeClass = SizeClasses.classOf(1024);
+        int perSlab = slabs.classes().objects(sizeClass);
+        // Allocated and freed on a thread that then dies: its magazine goes back to the slabs, which empty.
+        Thread worker = Thread.ofPlatform().start(() -> {
+            List<MemorySegment> objects = new ArrayList<>();
+            for (int i = 0; i < 10 * perSlab; i++) {
+                objects.add(pages.allocate(1024));
+            }
+            assertTrue(slabs.slabs(sizeClass) >= 10, "ten slabs' worth: " + slabs.slabs(sizeClass));
+            objects.forEach(pages::free);
+        });
+        assertDoesNotThrow(worker::join);
+        pages.reapNow();
+        assertEquals(0, slabs.objectsOut(sizeClass), "every object back in its slab");
+        assertEquals(2, slabs.slabs(sizeClass), "two empty slabs kept, the rest given back");
+        assertEquals(2, slabs.emptySlabs(sizeClass));
+        long freeBefore = pages.freeBytes();
+        MemorySegment again = allocate(1024);
+        assertEquals(freeBefore, pages.freeBytes(), "a kept slab serves again without a block from the zone");
+        free(again);
+        checkInvariants();
+    }
+
+    @Test
+    void shouldReturnTheMagazinesOfADeadThreadWithoutBeingAsked() throws Exception {
+        pages = PageAllocator.builder().capacity(8L << 20).cacheIdleTimeout(Duration.ofMillis(40)).build();
+        Thread worker = Thread.ofPlatform().start(() -> {
+            List<MemorySegment> objects = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                objects.add(pages.allocate(512));
+            }
+            objects.forEach(pages::free);
+        });
+        worker.join();
+        int sizeClass = SizeClasses.classOf(512);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (pages.slabs().objectsOut(sizeClass) > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertEquals(0, pages.slabs().objectsOut(sizeClass), "the reaper took the dead thread's magazine back");
+        checkInvariants();
+    }
+
+    @Test
+    void shouldShareABoundedSetOfMagazinesAmongVirtualThreads() throws Exception {
+        allocator(256L << 20);
+        try (ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> tasks = new ArrayList<>();
+            for (int t = 0; t < 4_000; t++) {
+                int seed = t;
+                tasks.add(executor.submit(() -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    List<MemorySegment> mine = new ArrayList<>();
+                    for (int i = 0; i < 10; i++) {
+                        MemorySegment segment = pages.allocate(1 + random.nextInt(random.nextInt(10) == 0 ? 4 * PAGE : 512));
+                        segment.set(JAVA_BYTE, 0, (byte) seed);
+                        mine.add(segment);
+                        Thread.yield();
+                    }
+                    for (MemorySegment segment : mine) {
+                        assertEquals((byte) seed, segment.get(JAVA_BYTE, 0));
+                        pages.free(segment);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> task : tasks) {
+                task.get();
+            }
+        }
+        long stripes = pages.slabs().snapshots().stream().filter(s -> s.name().startsWith("shared-")).count();
+        assertTrue(pages.slabs().snapshots().size() <= stripes + 2, "no magazine per virtual thread: "
+                + pages.slabs().snapshots().size());
+        checkInvariants();
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldServeAndFreeAZeroByteRequest() {
+        allocator(8L << 20);
+        MemorySegment empty = allocate(0);
+        assertEquals(0, empty.byteSize());
+        free(empty);
+        checkInvariants();
+    }
+
+    @Test
+    void shouldAlignToWhatIsAskedUpToTheLargestBlock() {
+        allocator(64L << 20);
+        long[][] cases = {{100, 64}, {48, 32}, {100, 4096}, {5000, 4096}, {20_000, 65_536}, {1, 1L << 22}};
+        for (long[] request : cases) {
+            MemorySegment segment = pages.allocate(request[0], request[1]);
+            live.add(segment.address());
+            assertEquals(request[0], segment.byteSize());
+            assertEquals(0, segment.address() % request[1], request[0] + " bytes aligned to " + request[1]);
+        }
+        checkInvariants();
+        for (long address : List.copyOf(live)) {
+            // Found again from the address alone, though the object or block is larger than the size.
+            pages.free(pages.region().memory().asSlice(address - pages.region().base(), 1));
+            live.remove(address);
+        }
+        checkInvariants();
+    }
+
+    @Test
+    void shouldServeTheJdkSegmentAllocatorMethods() {
+        allocator(8L << 20);
+        MemorySegment ints = pages.allocateFrom(java.lang.foreign.ValueLayout.JAVA_INT, 1, 2, 3);
+        assertEquals(12, ints.byteSize());
+        assertEquals(3, ints.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, 2));
+        MemorySegment text = pages.allocateFrom("pagoda");
+        assertEquals("pagoda", text.getString(0));
+        pages.free(ints);
+        pages.free(text);
+        checkInvariants();
+    }
+
+    @Test
+    void shouldMapAllocationsLargerThanTheLargestBlockOnTheirOwn() {
+        allocator(8L << 20);
+        long bytes = (8L << 20) + 1; // more than the whole region
+        MemorySegment large = pages.allocate(bytes);
+        assertEquals(bytes, large.byteSize());
+        assertEquals(0, large.address() % PAGE);
+        large.set(JAVA_LONG, bytes - 9, 42L);
+        assertEquals(8L << 20, pages.freeBytes(), "outside the region");
+        pages.free(large);
+        assertFalse(large.scope().isAlive(), "unmapped: the segment is inaccessible");
+        assertThrows(IllegalStateException.class, () -> large.get(JAVA_LONG, 0));
+        assertThrows(IllegalArgumentException.class, () -> pages.free(large), "freed already");
+        MemorySegment kept = pages.allocate(bytes);
+        pages.close();
+        assertFalse(kept.scope().isAlive(), "closing the allocator unmaps the rest");
+        pages = null;
+    }
+
+    @Test
+    void shouldGiveBackMagazinesAndEmptySlabsBeforeABlockAllocationFails() {
+        allocator(4L << 20);
+        List<MemorySegment> objects = new ArrayList<>();
+        try {
+            while (true) {
+                objects.add(pages.allocate(100));
+            }
+        } catch (OutOfPagesException full) {
+            // every frame is in a slab now
+        }
+        assertTrue(objects.size() > 30_000, "a full region of 112-byte objects: " + objects.size());
+        objects.forEach(pages::free); // into this thread's magazine and back to the slabs
+        MemorySegment block = pages.allocate(4L << 20); // the whole region in one block
+        assertEquals(4L << 20, block.byteSize());
+        pages.free(block);
+        InvariantChecker.check(pages, Map.of(), Set.of());
+    }
+
+    // Bad frees: each is refused with a clear message, and changes nothing.
+
+    @Test
+    void shouldRefuseAnInteriorPointer() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(100);
+        refuses(IllegalArgumentException.class, "not the start of an object", () -> pages.free(object.asSlice(16)));
+    }
+
+    @Test
+    void shouldRefuseAnAddressInTheWasteAtASlabsEnd() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(3000); // 3072-byte objects: one per 4 KiB frame, 1 KiB over
+        long slabStart = object.address() - pages.region().base() & -(long) PAGE << pages.slabs().classes()
+                .slabOrder(SizeClasses.classOf(3000));
+        long pastLast = slabStart + pages.slabs().classes().objects(SizeClasses.classOf(3000)) * 3072L;
+        MemorySegment waste = pages.region().memory().asSlice(pastLast, 16);
+        refuses(IllegalArgumentException.class, "not the start of an object", () -> pages.free(waste));
+    }
+
+    @Test
+    void shouldRefuseADoubleFreeWhileTheObjectIsInAMagazine() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(100);
+        allocate(100);
+        free(object);
+        refuses(IllegalStateException.class, "double free", () -> pages.free(object));
+    }
+
+    @Test
+    void shouldRefuseADoubleFreeAfterTheObjectWentBackToItsSlab() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(100);
+        allocate(100); // keeps the slab from emptying
+        free(object);
+        pages.slabs().shrink(); // the magazine back to the slab
+        refuses(IllegalStateException.class, "double free", () -> pages.free(object));
+    }
+
+    @Test
+    void shouldRefuseAnObjectNeverHandedOut() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(100);
+        // The next object of the same slab: carved, free, never handed out.
+        MemorySegment next = pages.region().memory().asSlice(object.address() - pages.region().base() + 112, 100);
+        refuses(IllegalStateException.class, "double free", () -> pages.free(next));
+    }
+
+    @Test
+    void shouldRefuseASizeLargerThanTheObject() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(100);
+        MemorySegment grown = pages.region().memory().asSlice(object.address() - pages.region().base(), 113);
+        refuses(IllegalArgumentException.class, "holds 112 bytes", () -> pages.free(grown));
+    }
+
+    @Test
+    void shouldRefuseToFreeASlabsBlockThroughThePageInterface() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(2048);
+        long slab = object.address() & -(long) PAGE;
+        int order = pages.slabs().classes().slabOrder(SizeClasses.classOf(2048));
+        long head = slab - (slab - pages.region().base()) % ((long) PAGE << order);
+        refuses(IllegalArgumentException.class, "is a slab of small objects", () -> pages.freePages(head, order));
+    }
+
+    @Test
+    void shouldRefuseAFreeAfterClose() {
+        allocator(8L << 20);
+        MemorySegment object = allocate(100);
+        pages.close();
+        IllegalStateException closed = assertThrows(IllegalStateException.class, () -> pages.free(object));
+        assertTrue(closed.getMessage().contains("closed"));
+        pages = null;
+    }
+
+    private void refuses(Class<? extends Throwable> type, String message, Executable call) {
+        checkInvariants();
+        String before = pages.buddyinfo() + pages.slabs().objectBytesOut() + "/" + pages.slabs().cachedBytes()
+                + "/" + pages.slabs().slabBytes();
+        Throwable thrown = assertThrows(type, call);
+        assertTrue(thrown.getMessage().contains(message), "message: " + thrown.getMessage());
+        assertEquals(before, pages.buddyinfo() + pages.slabs().objectBytesOut() + "/" + pages.slabs().cachedBytes()
+                + "/" + pages.slabs().slabBytes(), "nothing changed");
+        checkInvariants();
+    }
+
+    private static void assertDoesNotThrow(Executable call) {
+        org.junit.jupiter.api.Assertions.assertDoesNotThrow(call);
+    }
+}
