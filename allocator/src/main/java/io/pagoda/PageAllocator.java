@@ -15,6 +15,7 @@ import io.pagoda.stats.BuddyInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -119,6 +120,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final long largestClass;
     /** Allocations above the largest block: a mapping of their own each, by address. */
     private final ConcurrentHashMap<Long, Arena> largeMappings = new ConcurrentHashMap<>();
+    /** The buffers {@link #allocateBuffer} handed out and not yet released, by address. */
+    private final ConcurrentHashMap<Long, ByteBuffer> liveBuffers = new ConcurrentHashMap<>();
+    private final boolean zeroed;
+    /** The arenas open now; guarded by this. */
+    private final java.util.Set<PagodaArena> openArenas = new java.util.HashSet<>();
     private final CacheReaper reaper;
     private final Backing backing;
     private final int pageShift;
@@ -135,6 +141,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         this.maxOrder = builder.maxOrder;
         this.maxBlockBytes = (long) builder.pageSize << maxOrder;
         this.regionBytes = builder.capacity;
+        this.zeroed = builder.zeroed;
         int frames = (int) (builder.capacity >>> pageShift);
         // Blocks are never larger than the region, so neither need its alignment be.
         int largestOrder = Math.min(maxOrder, 31 - Integer.numberOfLeadingZeros(frames));
@@ -205,7 +212,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public long allocatePages(int order) {
         ensureOpen();
         checkOrder(order);
-        return region.address(allocateFrames(order, -1));
+        int pfn = allocateFrames(order, -1);
+        if (zeroed) {
+            region.memory().asSlice((long) pfn << pageShift, blockSize(order)).fill((byte) 0);
+        }
+        return region.address(pfn);
     }
 
     /**
@@ -309,7 +320,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (offset == Slabs.NO_OBJECT) {
             offset = allocateObjectSlow(sizeClass, byteSize);
         }
-        return region.memory().asSlice(offset, byteSize);
+        return zeroIfAsked(region.memory().asSlice(offset, byteSize));
     }
 
     /** A block of at least {@code minOrder} that holds byteSize, or a mapping of its own above the largest block. */
@@ -319,7 +330,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         int order = Math.max(minOrder, orderForSize(byteSize));
         int pfn = allocateFrames(order, byteSize);
-        return region.memory().asSlice((long) pfn << pageShift, byteSize);
+        return zeroIfAsked(region.memory().asSlice((long) pfn << pageShift, byteSize));
     }
 
     /** No block for a new slab: give back what the caches and empty slabs hold, and try once more. */
@@ -334,6 +345,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                     order, BuddyInfo.format(buddy));
         }
         return offset;
+    }
+
+    /** The builder's {@link Builder#zeroed} option: __GFP_ZERO for every allocation. */
+    private MemorySegment zeroIfAsked(MemorySegment segment) {
+        return zeroed ? segment.fill((byte) 0) : segment;
     }
 
     /** A mapping of its own, with an arena of its own, so that freeing it makes the segment inaccessible. */
@@ -378,19 +394,21 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             freeLarge(segment);
             return;
         }
-        long address = segment.address();
+        // Only numbers go on: the segment does not escape, so the JIT can do without it. This
+        // method stays small for that: it must inline into the caller.
+        long offset = segment.address() - region.base();
         long byteSize = segment.byteSize();
-        // Only numbers go on: the segment does not escape, so the JIT can do without it.
-        long offset = address - region.base();
-        if (offset >= regionBytes) {
-            throw notABlock(address, byteSize); // an empty slice at the region's end
+        int result = offset < regionBytes ? slabs.free(offset, byteSize) : Slabs.NOT_AN_OBJECT;
+        if (result != Slabs.FREED) {
+            freeBlockOrRefuse(offset, byteSize, result);
         }
-        int result = slabs.free(offset, byteSize);
-        if (result == Slabs.FREED) {
-            return;
-        }
-        if (result != Slabs.NOT_IN_A_SLAB) {
-            throw rejectedObjectFree(address, byteSize, result);
+    }
+
+    /** Not a slab object: a page block, or a bad free, as the slab layer's result says. */
+    private void freeBlockOrRefuse(long offset, long byteSize, int slabResult) {
+        long address = region.base() + offset;
+        if (slabResult != Slabs.NOT_IN_A_SLAB) {
+            throw offset < regionBytes ? rejectedObjectFree(address, byteSize, slabResult) : notABlock(address, byteSize);
         }
         if (!region.isFrameAddress(address)) {
             throw notABlock(address, byteSize);
@@ -431,6 +449,120 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             throw rejectedFree(address, result, byteSize < 0 ? "order " + order
                     : "a segment of " + byteSize + " bytes (order " + order + ")");
         }
+    }
+
+    /**
+     * Allocates a direct {@link ByteBuffer} of {@code capacity} bytes, in place of
+     * {@link ByteBuffer#allocateDirect}: position 0, limit and capacity the size asked for (not
+     * the size of the object or block behind it), big-endian, not zeroed unless the allocator is
+     * {@linkplain Builder#zeroed zeroed}. Give it back with {@link #release(ByteBuffer)}; nothing
+     * frees it when it becomes unreachable.
+     *
+     * {@snippet lang=java :
+     * ByteBuffer buffer = pages.allocateBuffer(1500);
+     * channel.read(buffer);
+     * // ...
+     * pages.release(buffer);
+     * }
+     *
+     * <p>After release, the memory goes to the next allocation, and a ByteBuffer cannot be revoked
+     * cheaply: a buffer (or a slice or duplicate of it) used after its release reads and writes
+     * whatever now lives there, as with any pool. It stays inside the region, so it never crashes
+     * the JVM; only a large buffer (above the largest block), whose mapping is released, becomes
+     * inaccessible. Each buffer costs a map entry, so that a release can check the buffer is one
+     * handed out; the segment API ({@link #allocate(long)}) costs none.
+     *
+     * @throws IllegalArgumentException if capacity is negative
+     * @throws OutOfPagesException      as for {@link #allocate(long)}
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public ByteBuffer allocateBuffer(int capacity) {
+        MemorySegment segment = allocate(capacity);
+        ByteBuffer buffer = segment.asByteBuffer();
+        liveBuffers.put(segment.address(), buffer);
+        return buffer;
+    }
+
+    /**
+     * Gives back a buffer that {@link #allocateBuffer(int)} returned, whatever its position and limit.
+     *
+     * @throws IllegalArgumentException if the buffer was not handed out by this allocator (a heap
+     *         buffer, {@code allocateDirect}'s, another allocator's), or is a slice or duplicate of
+     *         one (release the buffer itself)
+     * @throws IllegalStateException    if it was released already, or the allocator is closed
+     */
+    public void release(ByteBuffer buffer) {
+        Objects.requireNonNull(buffer, "buffer");
+        ensureOpen();
+        if (!buffer.isDirect()) {
+            throw new IllegalArgumentException("a heap buffer was not allocated by this allocator: " + buffer);
+        }
+        // The buffer's whole memory, with the scope of the segment it was made from.
+        MemorySegment whole = MemorySegment.ofBuffer(buffer.duplicate().clear());
+        ByteBuffer live = liveBuffers.get(whole.address());
+        if (live != buffer) {
+            throw refusedRelease(buffer, whole, live);
+        }
+        if (!liveBuffers.remove(whole.address(), buffer)) {
+            throw new IllegalStateException("the buffer at 0x" + Long.toHexString(whole.address())
+                    + " is being released by another thread");
+        }
+        free(whole);
+    }
+
+    private RuntimeException refusedRelease(ByteBuffer buffer, MemorySegment whole, ByteBuffer live) {
+        String at = "the buffer at 0x" + Long.toHexString(whole.address()) + " of " + buffer.capacity() + " bytes";
+        if (live != null) {
+            return new IllegalArgumentException(at + " is a slice or duplicate of a buffer this allocator handed out: "
+                    + "release that buffer itself");
+        }
+        if (whole.scope() == regionScope || !whole.scope().isAlive()) {
+            return new IllegalStateException(at + " is no buffer this allocator has out: it was released "
+                    + "already (a double release), or is a slice of one");
+        }
+        return new IllegalArgumentException(at + " was not allocated by this allocator");
+    }
+
+    /**
+     * A new confined arena over this allocator: a bump-pointer {@link Arena} whose segments are
+     * cut from blocks it takes from the allocator, for the one thread that made it. Closing it
+     * frees everything it handed out at once and makes every segment of it inaccessible, as a
+     * JDK arena does; so does closing the allocator. Cheap to allocate from (no lock: the
+     * owner's bump pointer), and a million allocations cost a few dozen blocks.
+     *
+     * {@snippet lang=java :
+     * try (Arena table = pages.newConfinedArena()) {
+     *     MemorySegment row = table.allocate(ValueLayout.JAVA_LONG, 4);
+     *     // ... millions more, dropped together
+     * }
+     * }
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public synchronized Arena newConfinedArena() {
+        return openArena(false);
+    }
+
+    /**
+     * A new shared arena over this allocator: as {@link #newConfinedArena()}, usable and closable
+     * from any thread, each allocation under the arena's own lock. Closing the allocator closes it.
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public synchronized Arena newSharedArena() {
+        return openArena(true);
+    }
+
+    private Arena openArena(boolean shared) {
+        ensureOpen();
+        PagodaArena arena = new PagodaArena(this, shared);
+        openArenas.add(arena);
+        return arena;
+    }
+
+    /** Called by an arena once it is closed. */
+    synchronized void arenaClosed(PagodaArena arena) {
+        openArenas.remove(arena);
     }
 
     // The failures' messages are built out of line, so that the fast paths stay small enough to inline.
@@ -612,12 +744,25 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * fast path may still complete; the JDK's scope check keeps its memory accesses safe.)
      * Closing again does nothing.
      *
-     * @throws IllegalStateException if a segment of the region is in use by a native call or an
+     * @throws IllegalStateException if a confined arena of this allocator is still open (nothing
+     *         is closed but the shared arenas), or if a segment of the region is in use by a native call or an
      *         I/O operation at that moment (the JDK refuses to unmap it then): the allocator is
      *         closed to every call, but still mapped; call {@code close()} again once that use ends
      */
     @Override
     public synchronized void close() {
+        // Unmapping the region under an open arena's segments would let them touch unmapped
+        // memory: close shared arenas here, and refuse while a confined one (which only its
+        // owner can close) is open.
+        for (PagodaArena arena : List.copyOf(openArenas)) {
+            if (arena.closeForAllocator()) {
+                openArenas.remove(arena);
+            }
+        }
+        if (!openArenas.isEmpty()) {
+            throw new IllegalStateException(openArenas.size() + " confined arenas are still open: "
+                    + openArenas + "; their owner threads must close them before the allocator");
+        }
         if (!closed) {
             closed = true;
             reaper.close();
@@ -758,8 +903,20 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private int cacheBatch;
         private int cacheHigh;
         private Duration cacheIdleTimeout = DEFAULT_CACHE_IDLE_TIMEOUT;
+        private boolean zeroed;
 
         private Builder() {
+        }
+
+        /**
+         * Whether every allocation is zeroed before it is handed out (the kernel's
+         * {@code __GFP_ZERO}), as {@code ByteBuffer.allocateDirect} and the JDK's arenas do.
+         * Default false: memory comes back as it was left, the speed a pool gives. Large
+         * mappings are zero when fresh either way.
+         */
+        public Builder zeroed(boolean zeroed) {
+            this.zeroed = zeroed;
+            return this;
         }
 
         /**

@@ -329,6 +329,26 @@ class SmallObjectTest {
         InvariantChecker.check(pages, Map.of(), Set.of());
     }
 
+    @Test
+    void shouldZeroEveryAllocationWhenAsked() {
+        pages = PageAllocator.builder().capacity(8L << 20).zeroed(true).build();
+        for (long bytes : new long[] {100, 3000, PAGE, 20_000}) {
+            MemorySegment dirty = pages.allocate(bytes);
+            dirty.fill((byte) 0xFF);
+            pages.free(dirty);
+            MemorySegment again = pages.allocate(bytes);
+            assertEquals(dirty.address(), again.address(), "the same memory, handed out again");
+            assertEquals(-1L, again.mismatch(MemorySegment.ofArray(new byte[(int) bytes])), "zeroed: " + bytes);
+            pages.free(again);
+        }
+        long block = pages.allocatePages(1);
+        pages.region().memory().asSlice(block - pages.region().base(), 2 * PAGE).fill((byte) 0xFF);
+        pages.freePages(block, 1);
+        assertEquals(block, pages.allocatePages(1));
+        assertEquals(-1L, pages.region().memory().asSlice(block - pages.region().base(), 2 * PAGE)
+                .mismatch(MemorySegment.ofArray(new byte[2 * PAGE])), "blocks by order too");
+    }
+
     // Bad frees: each is refused with a clear message, and changes nothing.
 
     @Test

@@ -59,7 +59,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
 public class CachedAllocationBenchmark {
 
-    @Param({"4096", "16384", "65536"})
+    @Param({"64", "256", "1024", "4096", "16384", "65536"})
     int size;
 
     private PageAllocator pages;

@@ -1,0 +1,206 @@
+package io.pagoda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An {@link Arena} over a {@link PageAllocator}: segments are cut bump-pointer style from page
+ * blocks the arena takes from the allocator, and closing the arena gives every block back at once.
+ *
+ * <p>The segments' scope is a JDK arena's, made with this one and closed with it, so the JDK's own
+ * checks make every segment inaccessible after {@link #close()} (and, for a confined arena,
+ * from any thread but its owner). Blocks start at 64 KiB (order 4) and double with each one taken,
+ * up to the largest block, so an arena of a million small allocations takes a few dozen blocks; a
+ * request larger than half the current block gets a block (or a mapping) of its own.
+ *
+ * <p>Invariant: every block and mapping taken is in {@link #blocks} / {@link #mappings} until the
+ * close, which frees each exactly once, after the JDK scope is closed and so after the last
+ * access through a segment of the arena.
+ */
+final class PagodaArena implements Arena {
+
+    private static final int FIRST_BLOCK_ORDER = 4;
+
+    private final PageAllocator pages;
+    private final Arena scope;
+    /** The confined arena's owner; null for a shared arena, whose methods take {@link #lock}. */
+    private final Thread owner;
+    private final ReentrantLock lock;
+    private final int pageShift;
+
+    private long top;
+    private long end;
+    private int nextOrder;
+    private long[] blocks = new long[16];
+    private int[] orders = new int[16];
+    private int blockCount;
+    private final List<MemorySegment> mappings = new ArrayList<>();
+    private boolean closed;
+
+    PagodaArena(PageAllocator pages, boolean shared) {
+        this.pages = pages;
+        this.scope = shared ? Arena.ofShared() : Arena.ofConfined();
+        this.owner = shared ? null : Thread.currentThread();
+        this.lock = shared ? new ReentrantLock() : null;
+        this.pageShift = Integer.numberOfTrailingZeros(pages.pageSize());
+        this.nextOrder = Math.min(FIRST_BLOCK_ORDER, pages.maxOrder());
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The memory is not zeroed unless the allocator is {@linkplain PageAllocator.Builder#zeroed
+     * zeroed}. Alignment may be up to the largest block.
+     *
+     * @throws IllegalStateException if the arena is closed
+     * @throws WrongThreadException  if the arena is confined and this is not its owner thread
+     * @throws OutOfPagesException   if the allocator has no block left for it
+     */
+    @Override
+    public MemorySegment allocate(long byteSize, long byteAlignment) {
+        if (byteSize < 0) {
+            throw new IllegalArgumentException("byteSize must not be negative: " + byteSize);
+        }
+        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
+            throw new IllegalArgumentException("byteAlignment must be a positive power of two: " + byteAlignment);
+        }
+        if (lock != null) {
+            lock.lock();
+        }
+        try {
+            ensureUsable();
+            long address = (top + byteAlignment - 1) & -byteAlignment;
+            if (address + byteSize > end || top == 0) {
+                address = refill(byteSize, byteAlignment);
+            } else {
+                top = address + byteSize;
+            }
+            return MemorySegment.ofAddress(address).reinterpret(byteSize, scope, null);
+        } finally {
+            if (lock != null) {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** The current block cannot hold the request: a new block, or one of the request's own. */
+    private long refill(long byteSize, long byteAlignment) {
+        long blockBytes = pages.blockSize(nextOrder);
+        if (byteSize > blockBytes / 2 || byteAlignment > blockBytes) {
+            return ownBlock(byteSize, byteAlignment);
+        }
+        long address = takeBlock(nextOrder);
+        nextOrder = Math.min(nextOrder + 1, pages.maxOrder());
+        top = address + byteSize;
+        end = address + blockBytes;
+        return address;
+    }
+
+    /** A request too large to share a block: a block of its own, or above the largest block a mapping. */
+    private long ownBlock(long byteSize, long byteAlignment) {
+        long largest = pages.blockSize(pages.maxOrder());
+        if (byteSize > largest) {
+            MemorySegment mapping = pages.allocate(byteSize, byteAlignment);
+            mappings.add(mapping);
+            return mapping.address();
+        }
+        int order = Math.max(pages.orderForSize(byteSize),
+                Math.max(0, 63 - Long.numberOfLeadingZeros(byteAlignment) - pageShift));
+        return takeBlock(order);
+    }
+
+    private long takeBlock(int order) {
+        long address = pages.allocatePages(order);
+        if (blockCount == blocks.length) {
+            blocks = Arrays.copyOf(blocks, blockCount * 2);
+            orders = Arrays.copyOf(orders, blockCount * 2);
+        }
+        blocks[blockCount] = address;
+        orders[blockCount++] = order;
+        return address;
+    }
+
+    @Override
+    public MemorySegment.Scope scope() {
+        return scope.scope();
+    }
+
+    /**
+     * Closes the arena: every segment it handed out becomes inaccessible, and every block it took
+     * goes back to the allocator, one free per block, whatever the number of segments.
+     *
+     * @throws IllegalStateException if the arena is closed already, or a segment of it is in use
+     *         by a native call at that moment (the JDK refuses to close its scope then; nothing is
+     *         freed, and the arena stays open)
+     * @throws WrongThreadException  if the arena is confined and this is not its owner thread
+     */
+    @Override
+    public void close() {
+        if (lock != null) {
+            lock.lock();
+        }
+        try {
+            ensureUsable();
+            scope.close(); // first: no access through a segment of ours can follow
+            closed = true;
+            freeAll();
+        } finally {
+            if (lock != null) {
+                lock.unlock();
+            }
+        }
+        pages.arenaClosed(this);
+    }
+
+    private void freeAll() {
+        for (int i = 0; i < blockCount; i++) {
+            pages.freePages(blocks[i], orders[i]);
+        }
+        for (MemorySegment mapping : mappings) {
+            pages.free(mapping);
+        }
+        blockCount = 0;
+        mappings.clear();
+    }
+
+    /** The allocator is closing: close a shared arena from its thread; a confined one refuses. */
+    boolean closeForAllocator() {
+        if (owner != null) {
+            return false;
+        }
+        lock.lock();
+        try {
+            if (!closed) {
+                scope.close();
+                closed = true;
+                freeAll();
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    boolean isConfined() {
+        return owner != null;
+    }
+
+    private void ensureUsable() {
+        if (closed) {
+            throw new IllegalStateException("the arena is closed");
+        }
+        if (owner != null && Thread.currentThread() != owner) {
+            throw new WrongThreadException("this confined arena belongs to " + owner + ", not " + Thread.currentThread());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return (owner == null ? "shared" : "confined") + " PagodaArena[" + blockCount + " blocks"
+                + (closed ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,184 @@
+package io.pagoda;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Arenas over the allocator: bump allocation from blocks, everything freed and revoked at close. */
+class ArenaTest {
+
+    private PageAllocator pages;
+
+    @BeforeEach
+    void setUp() {
+        pages = PageAllocator.builder().capacity(256L << 20).build();
+    }
+
+    @AfterEach
+    void tearDown() {
+        pages.close();
+    }
+
+    @Test
+    void shouldHandOutAlignedDisjointSegmentsAndGiveEveryBlockBackAtClose() {
+        List<MemorySegment> segments = new ArrayList<>();
+        try (Arena arena = pages.newConfinedArena()) {
+            for (int i = 0; i < 100_000; i++) {
+                long alignment = 1L << (i % 7);
+                MemorySegment segment = arena.allocate(1 + i % 200, alignment);
+                assertEquals(0, segment.address() % alignment);
+                segment.fill((byte) i);
+                segments.add(segment);
+            }
+            for (int i = 0; i < segments.size(); i++) {
+                MemorySegment segment = segments.get(i);
+                assertEquals((byte) i, segment.get(java.lang.foreign.ValueLayout.JAVA_BYTE, segment.byteSize() - 1),
+                        "no segment overlaps another");
+            }
+            assertTrue(pages.freeBytes() < pages.capacity());
+        }
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "every block back after close");
+        InvariantChecker.check(pages, java.util.Map.of(), java.util.Set.of());
+    }
+
+    @Test
+    void shouldMakeEverySegmentInaccessibleAfterClose() {
+        Arena arena = pages.newConfinedArena();
+        MemorySegment segment = arena.allocate(JAVA_LONG);
+        segment.set(JAVA_LONG, 0, 1L);
+        arena.close();
+        assertFalse(segment.scope().isAlive());
+        assertThrows(IllegalStateException.class, () -> segment.get(JAVA_LONG, 0), "the JDK's own scope check");
+        assertThrows(IllegalStateException.class, () -> arena.allocate(8), "no allocation after close");
+        assertThrows(IllegalStateException.class, arena::close, "closed once");
+    }
+
+    @Test
+    void shouldConfineAConfinedArenaToItsOwner() throws Exception {
+        Arena arena = pages.newConfinedArena();
+        MemorySegment segment = arena.allocate(64);
+        AtomicReference<Throwable> allocate = new AtomicReference<>();
+        AtomicReference<Throwable> access = new AtomicReference<>();
+        AtomicReference<Throwable> close = new AtomicReference<>();
+        Thread other = Thread.ofPlatform().start(() -> {
+            allocate.set(catchThrowable(() -> arena.allocate(8)));
+            access.set(catchThrowable(() -> segment.get(JAVA_LONG, 0)));
+            close.set(catchThrowable(arena::close));
+        });
+        other.join();
+        assertInstanceOf(WrongThreadException.class, allocate.get());
+        assertInstanceOf(WrongThreadException.class, access.get());
+        assertInstanceOf(WrongThreadException.class, close.get());
+        arena.close();
+    }
+
+    @Test
+    void shouldServeManyThreadsFromASharedArena() throws Exception {
+        Arena arena = pages.newSharedArena();
+        List<Thread> threads = new ArrayList<>();
+        List<MemorySegment> all = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int t = 0; t < 4; t++) {
+            long stamp = t;
+            threads.add(Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 20_000; i++) {
+                    MemorySegment segment = arena.allocate(JAVA_LONG, 2);
+                    segment.setAtIndex(JAVA_LONG, 0, stamp);
+                    segment.setAtIndex(JAVA_LONG, 1, i);
+                    all.add(segment);
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        java.util.Set<Long> addresses = new java.util.HashSet<>();
+        for (MemorySegment segment : all) {
+            assertTrue(addresses.add(segment.address()), "each segment handed out once");
+        }
+        arena.close();
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldRefuseAllocationsRacingACloseWithoutLosingABlock() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            Arena arena = pages.newSharedArena();
+            CountDownLatch started = new CountDownLatch(2);
+            AtomicInteger refused = new AtomicInteger();
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    started.countDown();
+                    try {
+                        while (true) {
+                            arena.allocate(1 + (int) (Math.random() * 64));
+                        }
+                    } catch (IllegalStateException closed) {
+                        assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
+                        refused.incrementAndGet();
+                    }
+                }));
+            }
+            started.await();
+            Thread.sleep(2);
+            arena.close();
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            assertEquals(2, refused.get(), "each allocating thread got a clear error");
+            pages.trim();
+            assertEquals(pages.capacity(), pages.freeBytes(), "nothing leaked in round " + round);
+        }
+    }
+
+    @Test
+    void shouldServeAllocationsLargerThanTheLargestBlock() {
+        try (Arena arena = pages.newConfinedArena()) {
+            MemorySegment large = arena.allocate((8L << 20) + 1);
+            large.set(JAVA_LONG, large.byteSize() - 9, 7L);
+            MemorySegment aligned = arena.allocate(100, 1 << 20);
+            assertEquals(0, aligned.address() % (1 << 20));
+        }
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldCloseSharedArenasWithTheAllocatorAndRefuseWhileAConfinedOneIsOpen() {
+        Arena shared = pages.newSharedArena();
+        MemorySegment segment = shared.allocate(64);
+        Arena confined = pages.newConfinedArena();
+        IllegalStateException refused = assertThrows(IllegalStateException.class, pages::close);
+        assertTrue(refused.getMessage().contains("confined arenas are still open"), refused.getMessage());
+        assertFalse(segment.scope().isAlive(), "the shared arena was closed");
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "and its blocks given back");
+        confined.close();
+    }
+
+    private static Throwable catchThrowable(org.junit.jupiter.api.function.Executable call) {
+        try {
+            call.execute();
+            return null;
+        } catch (Throwable t) {
+            return t;
+        }
+    }
+}
