@@ -18,8 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Many threads, platform and virtual, allocate blocks of random orders through the per-thread
- * caches, stamp them, and hand a share of them to the next thread to free, so that frees race
+ * Many threads, platform and virtual, allocate memory of random sizes (16 B to the largest block:
+ * slab objects through the magazines, blocks through the page caches and the zone), stamp it, and hand a share of them to the next thread to free, so that frees race
  * with allocations, refills with drains, and splits with merges in the same zone. Threads die
  * mid-run (with full caches, and with blocks still to be freed by others) and are replaced; a
  * drainer trims every cache now and then; the reaper empties idle and dead threads' caches.
@@ -168,7 +168,9 @@ class ConcurrentStressTest {
             int order = random.nextInt(4) == 0 ? random.nextInt(pages.maxOrder() + 1) : random.nextInt(4);
             MemorySegment segment;
             try {
-                segment = pages.allocate(pages.blockSize(order) - random.nextInt(4096 - 16));
+                // Within the order's range: slab objects from 16 bytes (room for two stamps), blocks above four pages.
+                long smallest = order == 0 ? 16 : pages.blockSize(order - 1) + 1;
+                segment = pages.allocate(smallest + random.nextLong(pages.blockSize(order) - smallest + 1));
             } catch (OutOfPagesException e) {
                 return;
             }

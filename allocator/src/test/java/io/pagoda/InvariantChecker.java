@@ -64,6 +64,29 @@ final class InvariantChecker {
         });
     }
 
+    /**
+     * Checks the allocator against everything the caller holds, given by address alone: each
+     * address is a slab object if it lies in a slab, else a block of the order its head says.
+     * (Large mappings, outside the region, are left out.)
+     */
+    static void checkHolding(PageAllocator pages, java.util.Collection<Long> live) {
+        Set<Long> objects = new HashSet<>();
+        Map<Long, Integer> blocks = new HashMap<>();
+        Region region = pages.region();
+        for (long address : live) {
+            long offset = address - region.base();
+            if (offset < 0 || offset >= pages.capacity()) {
+                continue;
+            }
+            if (pages.slabs().objectSizeAt(offset) > 0) {
+                objects.add(address);
+            } else {
+                blocks.put(address, PageDescriptors.order(region.descriptors().info(region.pfn(address))));
+            }
+        }
+        check(pages, blocks, objects);
+    }
+
     private static void checkUnderZoneLocks(PageAllocator pages, Map<Long, Integer> allocated, Set<Long> objects) {
         java.util.List<Zone> zones = new java.util.ArrayList<>();
         for (Node node : pages.buddySystem().nodes()) {

@@ -58,25 +58,7 @@ class SmallObjectTest {
     }
 
     private void checkInvariants() {
-        Set<Long> objects = new HashSet<>();
-        for (long address : live) {
-            if (pages.slabs().objectSizeAt(address - pages.region().base()) > 0) {
-                objects.add(address);
-            }
-        }
-        InvariantChecker.check(pages, liveBlocks(objects), objects);
-    }
-
-    /** The live segments that are page blocks, with their orders (read from their descriptors). */
-    private Map<Long, Integer> liveBlocks(Set<Long> objects) {
-        Map<Long, Integer> blocks = new java.util.HashMap<>();
-        for (long address : live) {
-            if (!objects.contains(address)) {
-                int info = pages.region().descriptors().info(pages.region().pfn(address));
-                blocks.put(address, io.pagoda.region.PageDescriptors.order(info));
-            }
-        }
-        return blocks;
+        InvariantChecker.checkHolding(pages, live);
     }
 
     @Test
