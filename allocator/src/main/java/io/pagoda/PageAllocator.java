@@ -413,10 +413,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (!region.isFrameAddress(address)) {
             throw notABlock(address, byteSize);
         }
-        // A block's head knows its order; a segment that fits frees it, whatever the size asked.
+        // A block's head knows its order; a segment that fits frees it, whatever the size asked
+        // (byteSize -1: freed by address, which fits any block).
         int info = region.descriptors().info(region.pfn(address));
         int order = PageDescriptors.state(info) == PageDescriptors.ALLOCATED && byteSize <= blockSize(PageDescriptors.order(info))
-                ? PageDescriptors.order(info) : orderOf(Math.max(byteSize, 1));
+                ? PageDescriptors.order(info) : byteSize < 0 ? 0 : orderOf(Math.max(byteSize, 1));
         freeBlock(address, order, byteSize);
     }
 
@@ -429,12 +430,78 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             throw new IllegalArgumentException("wrong size: the mapping at 0x" + Long.toHexString(segment.address())
                     + " holds more than the largest block, not " + segment.byteSize() + " bytes");
         }
-        if (largeMappings.remove(segment.address(), arena)) {
-            arena.close(); // unmaps; the segment and every slice of it are inaccessible from now on
+        releaseMapping(segment.address(), arena);
+    }
+
+    private void releaseMapping(long address, Arena arena) {
+        if (largeMappings.remove(address, arena)) {
+            arena.close(); // unmaps; every segment over it is inaccessible from now on
         } else {
-            throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(segment.address())
+            throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(address)
                     + " is being freed by another thread");
         }
+    }
+
+    /**
+     * Allocates {@code byteSize} bytes as {@link #allocate(long)} does, and returns the address
+     * alone: no object on the heap, for code that keeps addresses itself (a pool of buffers that
+     * wraps them, an off-heap index). Free it with {@link #freeAddress(long)}. Nothing checks an
+     * access through an address; prefer segments where a bounds check is worth its nanosecond.
+     *
+     * @throws IllegalArgumentException if byteSize is negative
+     * @throws OutOfPagesException      as for {@link #allocate(long)}
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public long allocateAddress(long byteSize) {
+        ensureOpen();
+        if (byteSize >= 0 && byteSize <= largestClass) {
+            int sizeClass = SizeClasses.classOf(Math.max(byteSize, 1));
+            if (sizeClasses.isSlab(sizeClass)) {
+                long offset = slabs.allocate(sizeClass);
+                if (offset == Slabs.NO_OBJECT) {
+                    offset = allocateObjectSlow(sizeClass, byteSize);
+                }
+                if (zeroed) {
+                    region.memory().asSlice(offset, byteSize).fill((byte) 0);
+                }
+                return region.base() + offset;
+            }
+        }
+        if (byteSize > maxBlockBytes) {
+            return allocateLarge(byteSize).address();
+        }
+        int order = orderForSize(byteSize);
+        int pfn = allocateFrames(order, byteSize);
+        if (zeroed) {
+            region.memory().asSlice((long) pfn << pageShift, blockSize(order)).fill((byte) 0);
+        }
+        return region.address(pfn);
+    }
+
+    /**
+     * Frees what {@link #allocateAddress(long)} (or {@link #allocate(long)}) handed out, from its
+     * address alone: the object or block that starts there, or the mapping.
+     *
+     * @throws IllegalArgumentException if nothing this allocator handed out starts at the address
+     * @throws IllegalStateException    if it is free already (a double free), or the allocator is
+     *         closed; as for {@link #free(MemorySegment)}, racing double frees are not caught
+     */
+    public void freeAddress(long address) {
+        ensureOpen();
+        long offset = address - region.base();
+        if (offset >= 0 && offset < regionBytes) {
+            int result = slabs.free(offset, 0);
+            if (result != Slabs.FREED) {
+                freeBlockOrRefuse(offset, -1, result);
+            }
+            return;
+        }
+        Arena arena = largeMappings.get(address);
+        if (arena == null) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this allocator "
+                    + describeRegion() + ", or was freed already");
+        }
+        releaseMapping(address, arena);
     }
 
     /**
@@ -578,8 +645,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private IllegalArgumentException notABlock(long address, long byteSize) {
-        return new IllegalArgumentException("segment at 0x" + Long.toHexString(address) + " of " + byteSize
-                + " bytes does not start at an object or a block: it lies inside one, or is a slice");
+        return new IllegalArgumentException((byteSize < 0 ? "address 0x" + Long.toHexString(address)
+                : "segment at 0x" + Long.toHexString(address) + " of " + byteSize + " bytes")
+                + " does not start at an object or a block: it lies inside one, or is a slice");
     }
 
     private RuntimeException rejectedObjectFree(long address, long byteSize, int result) {

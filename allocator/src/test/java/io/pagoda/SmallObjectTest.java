@@ -331,6 +331,46 @@ class SmallObjectTest {
                 .mismatch(MemorySegment.ofArray(new byte[2 * PAGE])), "blocks by order too");
     }
 
+    @Test
+    void shouldAllocateAndFreeByAddressAtEverySize() {
+        allocator(16L << 20);
+        List<Long> addresses = new ArrayList<>();
+        for (long bytes : new long[] {0, 1, 100, 3000, PAGE, 5000, 20_000, 4L << 20, (4L << 20) + 1}) {
+            long address = pages.allocateAddress(bytes);
+            if (bytes > 0) {
+                MemorySegment.ofAddress(address).reinterpret(bytes).set(JAVA_BYTE, bytes - 1, (byte) 1);
+            }
+            addresses.add(address);
+            live.add(address);
+        }
+        checkInvariants();
+        for (long address : addresses) {
+            pages.freeAddress(address);
+            live.remove(address);
+        }
+        checkInvariants();
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldRefuseBadFreesByAddress() {
+        allocator(8L << 20);
+        long object = pages.allocateAddress(100);
+        live.add(object);
+        long block = pages.allocateAddress(8 * PAGE);
+        live.add(block);
+        refuses(IllegalArgumentException.class, "not the start of an object", () -> pages.freeAddress(object + 16));
+        refuses(IllegalArgumentException.class, "does not start at an object or a block", () -> pages.freeAddress(block + 16));
+        refuses(IllegalArgumentException.class, "not allocated by this allocator", () -> pages.freeAddress(16));
+        pages.freeAddress(block);
+        live.remove(block);
+        refuses(IllegalStateException.class, "double free", () -> pages.freeAddress(block));
+        pages.freeAddress(object);
+        live.remove(object);
+        refuses(IllegalStateException.class, "double free", () -> pages.freeAddress(object));
+    }
+
     // Bad frees: each is refused with a clear message, and changes nothing.
 
     @Test

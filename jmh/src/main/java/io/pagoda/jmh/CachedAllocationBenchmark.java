@@ -25,14 +25,15 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One allocation and its release on one thread, for blocks of 4 KiB, 16 KiB and 64 KiB, with
- * the allocators' caches warm: Pagoda against the pools and allocators a JVM service would use
- * instead, measured in the same run.
+ * One allocation and its release on one thread, from 64 B to 64 KiB, with the allocators' caches
+ * warm: Pagoda against the pools and allocators a JVM service would use instead, measured in the
+ * same run.
  *
  * <ul>
- *   <li>{@code pagodaAddress}: {@code allocatePages(order)} + {@code freePages}. 4 KiB and 16 KiB
- *       (orders 0 and 2) are served by the thread's page cache; 64 KiB is order 4, above the cached
- *       orders (0 to 3), so it goes to the zone under its lock, splitting and merging buddies;</li>
+ *   <li>{@code pagodaAddress}: {@code allocateAddress(size)} + {@code freeAddress}. 64 B to 1 KiB
+ *       are slab objects from the thread's magazine; 4 KiB and 16 KiB (orders 0 and 2) are blocks
+ *       from the thread's page cache; 64 KiB is order 4, above the cached orders (0 to 3), so it
+ *       goes to the zone under its lock, splitting and merging buddies;</li>
  *   <li>{@code pagodaSegment}: {@code allocate(size)} + {@code free(segment)}, which makes one
  *       40-byte {@code MemorySegment} per pair when it escapes, as here;</li>
  *   <li>{@code nettyPooled}, {@code nettyAdaptive}: Netty 4.2's {@code PooledByteBufAllocator} and
@@ -63,7 +64,6 @@ public class CachedAllocationBenchmark {
     int size;
 
     private PageAllocator pages;
-    private int order;
     private PooledByteBufAllocator pooled;
     private AdaptiveByteBufAllocator adaptive;
 
@@ -79,7 +79,6 @@ public class CachedAllocationBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         pages = PageAllocator.builder().capacity(1L << 30).build();
-        order = pages.orderForSize(size);
         pooled = Netty.pooled();
         adaptive = Netty.adaptive();
     }
@@ -91,8 +90,8 @@ public class CachedAllocationBenchmark {
 
     @Benchmark
     public long pagodaAddress() {
-        long address = pages.allocatePages(order);
-        pages.freePages(address, order);
+        long address = pages.allocateAddress(size);
+        pages.freeAddress(address);
         return address;
     }
 
