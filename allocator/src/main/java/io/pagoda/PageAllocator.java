@@ -627,6 +627,30 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return arena;
     }
 
+    /**
+     * A named child allocator with a byte limit, for a tenant, a connection or a table: its
+     * allocations come from this allocator and are charged to it ({@link ChildAllocator}). It
+     * refuses to close while it has live allocations.
+     *
+     * @throws IllegalArgumentException if the limit is negative
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public ChildAllocator newChild(String name, long limitBytes) {
+        return newChild(name, limitBytes, ChildAllocator.OnClose.REFUSE);
+    }
+
+    /**
+     * A named child allocator with a byte limit, closing as {@code onClose} says when it still has
+     * live allocations.
+     *
+     * @throws IllegalArgumentException if the limit is negative
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public ChildAllocator newChild(String name, long limitBytes, ChildAllocator.OnClose onClose) {
+        ensureOpen();
+        return new ChildAllocator(this, null, name, limitBytes, onClose);
+    }
+
     /** Called by an arena once it is closed. */
     synchronized void arenaClosed(PagodaArena arena) {
         openArenas.remove(arena);

@@ -1,0 +1,281 @@
+package io.pagoda;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A named share of a {@link PageAllocator} with a byte limit (a tenant, a connection, a table),
+ * accounted up through its parents, as Arrow's child allocators are.
+ *
+ * {@snippet lang=java :
+ * try (ChildAllocator tenant = pages.newChild("tenant-a", 256L << 20);
+ *      ChildAllocator connection = tenant.newChild("connection-42", 1L << 20)) {
+ *     MemorySegment frame = connection.allocate(16 * 1024);
+ *     // ... connection.usedBytes() == 16384, and tenant.usedBytes() too
+ *     connection.free(frame);
+ * }
+ * }
+ *
+ * <h2>What is charged</h2>
+ * Each allocation charges its usable size ({@link PageAllocator#usableSize}: the size class, block
+ * or pages that serve it) to this child and to every parent, all or nothing: a request that would
+ * take any of them over its limit throws {@link LimitExceededException}, naming each, and charges
+ * none. The use is exact at every moment, whether the memory freed sits in a per-thread cache or
+ * not: it is counted at the call, not from the allocator's state.
+ *
+ * <h2>Closing</h2>
+ * A child with open children of its own refuses to close. A child with live allocations refuses
+ * too ({@link OnClose#REFUSE}, the default: the exception reports them), or frees them
+ * ({@link OnClose#FREE}: for a connection whose buffers die with it). Allocations racing a close
+ * are either freed by it or refused.
+ *
+ * <p>The accounting costs a map entry per live allocation, and a shared read lock per call; the
+ * parent allocator's own calls pay none of it. Instances are thread-safe.
+ */
+public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
+
+    /** What closing a child does with allocations still live. */
+    public enum OnClose {
+        /** Refuse to close, and report them. */
+        REFUSE,
+        /** Free them, then close. */
+        FREE
+    }
+
+    private final PageAllocator pages;
+    private final ChildAllocator parent;
+    private final String name;
+    private final long limit;
+    private final OnClose onClose;
+    private final AtomicLong used = new AtomicLong();
+    private final Map<Long, MemorySegment> live = new ConcurrentHashMap<>();
+    private final Set<ChildAllocator> children = ConcurrentHashMap.newKeySet();
+    /** Calls hold it shared; close holds it exclusively, so that no allocation slips past a close. */
+    private final ReentrantReadWriteLock closing = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    ChildAllocator(PageAllocator pages, ChildAllocator parent, String name, long limit, OnClose onClose) {
+        this.pages = pages;
+        this.parent = parent;
+        this.name = Objects.requireNonNull(name, "name");
+        this.onClose = Objects.requireNonNull(onClose, "onClose");
+        if (limit < 0) {
+            throw new IllegalArgumentException("the limit of '" + name + "' must not be negative: " + limit);
+        }
+        this.limit = limit;
+    }
+
+    /** A child of this one, whose use counts against this one's limit too; refuses to close while it has live allocations. */
+    public ChildAllocator newChild(String name, long limitBytes) {
+        return newChild(name, limitBytes, OnClose.REFUSE);
+    }
+
+    /**
+     * A child of this one, whose use counts against this one's limit too.
+     *
+     * @throws IllegalArgumentException if the limit is negative
+     * @throws IllegalStateException    if this child is closed
+     */
+    public ChildAllocator newChild(String name, long limitBytes, OnClose onClose) {
+        ChildAllocator child = new ChildAllocator(pages, this, name, limitBytes, onClose);
+        closing.readLock().lock();
+        try {
+            ensureOpen();
+            children.add(child);
+        } finally {
+            closing.readLock().unlock();
+        }
+        return child;
+    }
+
+    /**
+     * Allocates as {@link PageAllocator#allocate(long)} does, charged to this child and its parents.
+     *
+     * @throws LimitExceededException if this child or a parent would go over its limit; nothing is charged
+     * @throws IllegalStateException  if this child or the allocator is closed
+     */
+    @Override
+    public MemorySegment allocate(long byteSize) {
+        return allocate(byteSize, 1);
+    }
+
+    /**
+     * Allocates as {@link PageAllocator#allocate(long, long)} does, charged to this child and its
+     * parents (the usable size of {@code byteSize}).
+     *
+     * @throws LimitExceededException if this child or a parent would go over its limit; nothing is charged
+     * @throws IllegalStateException  if this child or the allocator is closed
+     */
+    @Override
+    public MemorySegment allocate(long byteSize, long byteAlignment) {
+        long charge = pages.usableSize(byteSize);
+        closing.readLock().lock();
+        try {
+            ensureOpen();
+            charge(charge, byteSize);
+            MemorySegment segment;
+            try {
+                segment = pages.allocate(byteSize, byteAlignment);
+            } catch (RuntimeException | Error e) {
+                uncharge(charge);
+                throw e;
+            }
+            live.put(segment.address(), segment);
+            return segment;
+        } finally {
+            closing.readLock().unlock();
+        }
+    }
+
+    /**
+     * Frees a segment that this child handed out, and gives its charge back.
+     *
+     * @throws IllegalArgumentException if this child did not hand it out (another child's, the
+     *         parent allocator's), or it was freed already; nothing changes
+     * @throws IllegalStateException    if this child or the allocator is closed
+     */
+    public void free(MemorySegment segment) {
+        Objects.requireNonNull(segment, "segment");
+        closing.readLock().lock();
+        try {
+            ensureOpen();
+            MemorySegment recorded = live.get(segment.address());
+            if (recorded == null || recorded.byteSize() != segment.byteSize() || recorded.scope() != segment.scope()) {
+                throw new IllegalArgumentException("the segment at 0x" + Long.toHexString(segment.address()) + " of "
+                        + segment.byteSize() + " bytes was not allocated through " + describe() + ", or was freed already");
+            }
+            if (!live.remove(segment.address(), recorded)) {
+                throw new IllegalStateException("the segment at 0x" + Long.toHexString(segment.address())
+                        + " is being freed by another thread");
+            }
+            pages.free(recorded);
+            uncharge(pages.usableSize(recorded.byteSize()));
+        } finally {
+            closing.readLock().unlock();
+        }
+    }
+
+    /** Charges every level from this one up, all or nothing. */
+    private void charge(long bytes, long asked) {
+        ChildAllocator level = this;
+        for (; level != null; level = level.parent) {
+            long before;
+            do {
+                before = level.used.get();
+                if (before + bytes > level.limit) {
+                    for (ChildAllocator undo = this; undo != level; undo = undo.parent) {
+                        undo.used.addAndGet(-bytes);
+                    }
+                    throw new LimitExceededException(level.describe() + " cannot take " + bytes + " more bytes (for a request of "
+                            + asked + "): its limit is " + level.limit + " and " + before + " are in use; chain: " + chain(), level.name);
+                }
+            } while (!level.used.compareAndSet(before, before + bytes));
+        }
+    }
+
+    private void uncharge(long bytes) {
+        for (ChildAllocator level = this; level != null; level = level.parent) {
+            level.used.addAndGet(-bytes);
+        }
+    }
+
+    /** Bytes charged to this child now: its own allocations and its children's. */
+    public long usedBytes() {
+        return used.get();
+    }
+
+    /** The most bytes this child and its children may have charged at once. */
+    public long limitBytes() {
+        return limit;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Allocations made through this child itself (not its children) and not yet freed. */
+    public int liveAllocations() {
+        return live.size();
+    }
+
+    /**
+     * Closes this child: see the class comment.
+     *
+     * @throws IllegalStateException if it has open children, or live allocations and
+     *         {@link OnClose#REFUSE}; it stays open then, and nothing changes
+     */
+    @Override
+    public void close() {
+        closing.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            if (!children.isEmpty()) {
+                throw new IllegalStateException(describe() + " has " + children.size() + " open children: "
+                        + children.stream().map(ChildAllocator::describe).toList() + "; close them first");
+            }
+            if (!live.isEmpty() && onClose == OnClose.REFUSE) {
+                long bytes = live.values().stream().mapToLong(MemorySegment::byteSize).sum();
+                throw new IllegalStateException(describe() + " still has " + live.size() + " live allocations ("
+                        + bytes + " bytes), at " + firstAddresses() + ": free them, or make the child with OnClose.FREE");
+            }
+            for (MemorySegment segment : List.copyOf(live.values())) {
+                live.remove(segment.address());
+                pages.free(segment);
+                uncharge(pages.usableSize(segment.byteSize()));
+            }
+            closed = true;
+        } finally {
+            closing.writeLock().unlock();
+        }
+        if (parent != null) {
+            parent.children.remove(this);
+        }
+    }
+
+    private List<String> firstAddresses() {
+        List<String> addresses = new ArrayList<>();
+        for (Long address : live.keySet()) {
+            if (addresses.size() == 8) {
+                addresses.add("...");
+                break;
+            }
+            addresses.add("0x" + Long.toHexString(address));
+        }
+        return addresses;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException(describe() + " is closed");
+        }
+    }
+
+    private String describe() {
+        return "child allocator '" + name + "'";
+    }
+
+    /** This child and its parents, with their limits and use: "'conn' 100/1024 <- 'tenant' 900/4096 <- root". */
+    private String chain() {
+        StringBuilder chain = new StringBuilder();
+        for (ChildAllocator level = this; level != null; level = level.parent) {
+            chain.append('\'').append(level.name).append("' ").append(level.used.get()).append('/').append(level.limit)
+                    .append(" <- ");
+        }
+        return chain.append("root").toString();
+    }
+
+    @Override
+    public String toString() {
+        return "ChildAllocator[" + chain() + (closed ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,172 @@
+package io.pagoda;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Named child allocators with byte limits, accounted up through their parents. */
+class ChildAllocatorTest {
+
+    private PageAllocator pages;
+
+    @BeforeEach
+    void setUp() {
+        pages = PageAllocator.builder().capacity(64L << 20).build();
+    }
+
+    @AfterEach
+    void tearDown() {
+        pages.close();
+    }
+
+    @Test
+    void shouldChargeTheUsableSizeToTheChildAndEveryParent() {
+        try (ChildAllocator tenant = pages.newChild("tenant", 1 << 20);
+             ChildAllocator connection = tenant.newChild("connection", 64 * 1024)) {
+            MemorySegment small = connection.allocate(100);
+            MemorySegment block = connection.allocate(5000);
+            assertEquals(112 + 5120, connection.usedBytes(), "the size class of each, not the size asked");
+            assertEquals(connection.usedBytes(), tenant.usedBytes());
+            connection.free(small);
+            connection.free(block);
+            assertEquals(0, connection.usedBytes());
+            assertEquals(0, tenant.usedBytes());
+        }
+    }
+
+    @Test
+    void shouldRefuseARequestOverALimitNamingTheWholeChainAndChargeNothing() {
+        try (ChildAllocator tenant = pages.newChild("tenant-a", 40 * 1024);
+             ChildAllocator first = tenant.newChild("conn-1", 32 * 1024);
+             ChildAllocator second = tenant.newChild("conn-2", 32 * 1024)) {
+            MemorySegment held = first.allocate(32 * 1024);
+            String buddyinfo = pages.buddyinfo();
+            LimitExceededException overParent = assertThrows(LimitExceededException.class, () -> second.allocate(16 * 1024));
+            assertEquals("tenant-a", overParent.allocator(), "the parent is what is over");
+            assertTrue(overParent.getMessage().contains("'tenant-a'") && overParent.getMessage().contains("limit is 40960")
+                    && overParent.getMessage().contains("32768 are in use")
+                    && overParent.getMessage().contains("'conn-2' 0/32768 <- 'tenant-a' 32768/40960 <- root"),
+                    overParent.getMessage());
+            LimitExceededException overSelf = assertThrows(LimitExceededException.class, () -> first.allocate(1));
+            assertEquals("conn-1", overSelf.allocator());
+            assertEquals(0, second.usedBytes(), "nothing charged");
+            assertEquals(32 * 1024, tenant.usedBytes(), "nothing charged");
+            assertEquals(buddyinfo, pages.buddyinfo(), "nothing allocated");
+            first.free(held);
+        }
+    }
+
+    @Test
+    void shouldRefuseToFreeWhatAnotherChildOrTheRootHandedOut() {
+        try (ChildAllocator first = pages.newChild("first", 1 << 20);
+             ChildAllocator second = pages.newChild("second", 1 << 20)) {
+            MemorySegment mine = first.allocate(256);
+            MemorySegment root = pages.allocate(256);
+            assertThrows(IllegalArgumentException.class, () -> second.free(mine));
+            assertThrows(IllegalArgumentException.class, () -> first.free(root));
+            assertEquals(256, first.usedBytes(), "nothing changed");
+            first.free(mine);
+            IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> first.free(mine));
+            assertTrue(twice.getMessage().contains("freed already"), twice.getMessage());
+            pages.free(root);
+        }
+    }
+
+    @Test
+    void shouldRefuseToCloseWithLiveAllocationsAndReportThem() {
+        ChildAllocator table = pages.newChild("table", 1 << 20);
+        MemorySegment row = table.allocate(64);
+        IllegalStateException refused = assertThrows(IllegalStateException.class, table::close);
+        assertTrue(refused.getMessage().contains("'table' still has 1 live allocations (64 bytes)")
+                && refused.getMessage().contains(Long.toHexString(row.address())), refused.getMessage());
+        row.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) 1); // still open, still usable
+        table.free(row);
+        table.close();
+        assertThrows(IllegalStateException.class, () -> table.allocate(8), "closed");
+    }
+
+    @Test
+    void shouldFreeLiveAllocationsAtCloseWhenAsked() {
+        ChildAllocator connection = pages.newChild("connection", 1 << 20, ChildAllocator.OnClose.FREE);
+        for (int i = 0; i < 100; i++) {
+            connection.allocate(1 + i * 100);
+        }
+        connection.close();
+        assertEquals(0, connection.usedBytes());
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "every allocation given back");
+    }
+
+    @Test
+    void shouldRefuseToCloseAParentWithOpenChildren() {
+        ChildAllocator tenant = pages.newChild("tenant", 1 << 20);
+        ChildAllocator connection = tenant.newChild("connection", 1 << 10);
+        IllegalStateException refused = assertThrows(IllegalStateException.class, tenant::close);
+        assertTrue(refused.getMessage().contains("open children"), refused.getMessage());
+        connection.close();
+        tenant.close();
+    }
+
+    @Test
+    void shouldStayExactWhileThreadsAllocateAndFreeAcrossTheLimit() throws Exception {
+        ChildAllocator tenant = pages.newChild("tenant", 256 * 1024);
+        List<ChildAllocator> connections = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            connections.add(tenant.newChild("connection-" + i, 128 * 1024));
+        }
+        ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        List<Thread> threads = new ArrayList<>();
+        for (ChildAllocator connection : connections) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                java.util.SplittableRandom random = new java.util.SplittableRandom(connection.name().hashCode());
+                List<MemorySegment> held = new ArrayList<>();
+                long charged = 0;
+                for (int i = 0; i < 20_000; i++) {
+                    if (held.isEmpty() || random.nextBoolean()) {
+                        long size = 1 + random.nextInt(8192);
+                        try {
+                            held.add(connection.allocate(size));
+                            charged += pages.usableSize(size);
+                        } catch (LimitExceededException over) {
+                            // expected now and then: the tenant or the connection is full
+                        }
+                    } else {
+                        MemorySegment segment = held.remove(random.nextInt(held.size()));
+                        connection.free(segment);
+                        charged -= pages.usableSize(segment.byteSize());
+                    }
+                    if (connection.usedBytes() != charged || connection.usedBytes() > connection.limitBytes()) {
+                        failures.add(new AssertionError(connection.name() + " counts " + connection.usedBytes()
+                                + " but charged " + charged));
+                        return;
+                    }
+                }
+                held.forEach(connection::free);
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertTrue(failures.isEmpty(), failures.toString());
+        assertTrue(tenant.usedBytes() == 0 && tenant.usedBytes() <= tenant.limitBytes());
+        connections.forEach(ChildAllocator::close);
+        tenant.close();
+        assertFalse(tenant.toString().isEmpty());
+    }
+
+    @Test
+    void shouldRefuseANegativeLimit() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.newChild("x", -1));
+        assertTrue(refused.getMessage().contains("'x'"), refused.getMessage());
+    }
+}
