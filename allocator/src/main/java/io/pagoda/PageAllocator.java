@@ -386,7 +386,6 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
-        ensureOpen();
         // Only slices of the region share its scope: a heap segment, another allocator's, or one
         // made from a raw address has another. (Scopes are compared by identity: a slice keeps its
         // parent's session object.)
@@ -394,10 +393,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             freeLarge(segment);
             return;
         }
-        // Only numbers go on: the segment does not escape, so the JIT can do without it. This
-        // method stays small for that: it must inline into the caller.
-        long offset = segment.address() - region.base();
-        long byteSize = segment.byteSize();
+        // Only numbers go on: this method stays small enough to inline into its caller, so that
+        // the segment does not escape and the JIT can do without it (no heap allocation per pair).
+        freeInRegion(segment.address() - region.base(), segment.byteSize());
+    }
+
+    private void freeInRegion(long offset, long byteSize) {
+        ensureOpen();
         int result = offset < regionBytes ? slabs.free(offset, byteSize) : Slabs.NOT_AN_OBJECT;
         if (result != Slabs.FREED) {
             freeBlockOrRefuse(offset, byteSize, result);
@@ -422,6 +424,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private void freeLarge(MemorySegment segment) {
+        ensureOpen();
         Arena arena = largeMappings.get(segment.address());
         if (arena == null || arena.scope() != segment.scope()) {
             throw notOurs(segment);
