@@ -121,8 +121,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     /** Allocations above the largest block: a mapping of their own each, by address. */
     private final ConcurrentHashMap<Long, Arena> largeMappings = new ConcurrentHashMap<>();
     /** The buffers {@link #allocateBuffer} handed out and not yet released, by address. */
-    private final ConcurrentHashMap<Long, ByteBuffer> liveBuffers = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, java.lang.ref.WeakReference<ByteBuffer>> liveBuffers = new ConcurrentHashMap<>();
     private final boolean zeroed;
+    /** The debug mode's checks; null when it is off, which is all it costs then. */
+    private final DebugChecks debug;
     /** The arenas open now; guarded by this. */
     private final java.util.Set<PagodaArena> openArenas = new java.util.HashSet<>();
     private final CacheReaper reaper;
@@ -149,6 +151,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                 builder.backing == Backing.MMAP_NORESERVE);
         this.backing = region.isMapped() ? Backing.MMAP_NORESERVE : Backing.FFM_ARENA;
         this.regionScope = region.memory().scope();
+        this.debug = builder.debug ? new DebugChecks(region.memory(), region.base()) : null;
         this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
         // One node with one zone until nodes are mapped to thread groups: one set of caches.
         Zone zone = buddy.nodes().get(0).zones().get(0);
@@ -175,13 +178,18 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final class SlabFrames implements FrameSource {
         @Override
         public int allocate(int order) {
+            int pfn;
             if (order < cachedOrders) {
-                return caches.allocate(order); // drains the page caches before it gives up
-            }
-            int pfn = buddy.allocate(order, SHORT_LIVED);
-            if (pfn == PageDescriptors.NO_FRAME && caches != null) {
-                caches.drainAll();
+                pfn = caches.allocate(order); // drains the page caches before it gives up
+            } else {
                 pfn = buddy.allocate(order, SHORT_LIVED);
+                if (pfn == PageDescriptors.NO_FRAME && caches != null) {
+                    caches.drainAll();
+                    pfn = buddy.allocate(order, SHORT_LIVED);
+                }
+            }
+            if (debug != null && pfn != PageDescriptors.NO_FRAME) {
+                debug.claimed((long) pfn << pageShift, blockSize(order)); // carving writes into it
             }
             return pfn;
         }
@@ -212,11 +220,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public long allocatePages(int order) {
         ensureOpen();
         checkOrder(order);
-        int pfn = allocateFrames(order, -1);
-        if (zeroed) {
-            region.memory().asSlice((long) pfn << pageShift, blockSize(order)).fill((byte) 0);
-        }
-        return region.address(pfn);
+        return region.base() + takeFrames(order, -1);
     }
 
     /**
@@ -239,6 +243,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         checkOrder(order);
         if (!region.isFrameAddress(address)) {
             throw notAFrame(address);
+        }
+        if (debug != null) {
+            debugFreeBlock(address, order, -1);
+            return;
         }
         freeBlock(address, order, -1);
     }
@@ -316,11 +324,34 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private MemorySegment allocateObject(int sizeClass, long byteSize) {
+        return region.memory().asSlice(takeObject(sizeClass, byteSize), byteSize);
+    }
+
+    /** An object of a slab class, checked and zeroed as the builder asked; its offset. */
+    private long takeObject(int sizeClass, long byteSize) {
         long offset = slabs.allocate(sizeClass);
         if (offset == Slabs.NO_OBJECT) {
             offset = allocateObjectSlow(sizeClass, byteSize);
         }
-        return zeroIfAsked(region.memory().asSlice(offset, byteSize));
+        if (debug != null) {
+            debug.allocated(offset, sizeClasses.size(sizeClass), true);
+        }
+        if (zeroed) {
+            region.memory().asSlice(offset, sizeClasses.size(sizeClass)).fill((byte) 0);
+        }
+        return offset;
+    }
+
+    /** A block, checked and zeroed as the builder asked; its offset. */
+    private long takeFrames(int order, long requestedBytes) {
+        long offset = (long) allocateFrames(order, requestedBytes) << pageShift;
+        if (debug != null) {
+            debug.allocated(offset, blockSize(order), false);
+        }
+        if (zeroed) {
+            region.memory().asSlice(offset, blockSize(order)).fill((byte) 0);
+        }
+        return offset;
     }
 
     /** A block of at least {@code minOrder} that holds byteSize, or a mapping of its own above the largest block. */
@@ -329,8 +360,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             return allocateLarge(byteSize);
         }
         int order = Math.max(minOrder, orderForSize(byteSize));
-        int pfn = allocateFrames(order, byteSize);
-        return zeroIfAsked(region.memory().asSlice((long) pfn << pageShift, byteSize));
+        return region.memory().asSlice(takeFrames(order, byteSize), byteSize);
     }
 
     /** No block for a new slab: give back what the caches and empty slabs hold, and try once more. */
@@ -345,11 +375,6 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                     order, BuddyInfo.format(buddy));
         }
         return offset;
-    }
-
-    /** The builder's {@link Builder#zeroed} option: __GFP_ZERO for every allocation. */
-    private MemorySegment zeroIfAsked(MemorySegment segment) {
-        return zeroed ? segment.fill((byte) 0) : segment;
     }
 
     /** A mapping of its own, with an arena of its own, so that freeing it makes the segment inaccessible. */
@@ -400,10 +425,72 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     private void freeInRegion(long offset, long byteSize) {
         ensureOpen();
+        if (debug != null) {
+            debugFree(offset, byteSize);
+            return;
+        }
         int result = offset < regionBytes ? slabs.free(offset, byteSize) : Slabs.NOT_AN_OBJECT;
         if (result != Slabs.FREED) {
             freeBlockOrRefuse(offset, byteSize, result);
         }
+    }
+
+    /**
+     * The debug mode's free: checks first, changing nothing, then poisons and records what is
+     * freed, then frees it; a refusal names where the memory was freed before.
+     *
+     * @param byteSize the size freed, or -1 when freed by address
+     */
+    private void debugFree(long offset, long byteSize) {
+        long address = region.base() + offset;
+        int checked = offset < regionBytes ? slabs.check(offset, Math.max(byteSize, 0)) : -Slabs.NOT_AN_OBJECT;
+        if (checked >= 0) {
+            debug.freeing(offset, sizeClasses.size(checked), true);
+            slabs.free(offset, Math.max(byteSize, 0));
+            return;
+        }
+        if (checked != -Slabs.NOT_IN_A_SLAB) {
+            throw withLastFree(offset < regionBytes ? rejectedObjectFree(address, byteSize, -checked)
+                    : notABlock(address, byteSize), address);
+        }
+        if (!region.isFrameAddress(address)) {
+            throw notABlock(address, byteSize);
+        }
+        debugFreeBlock(address, orderToFree(address, byteSize), byteSize);
+    }
+
+    private void debugFreeBlock(long address, int order, long byteSize) {
+        int info = region.descriptors().info(region.pfn(address));
+        if (info == PageDescriptors.info(PageDescriptors.ALLOCATED, order, PageDescriptors.lifetime(info))) {
+            debug.freeing(address - region.base(), blockSize(order), false);
+        }
+        try {
+            freeBlock(address, order, byteSize);
+        } catch (RuntimeException refused) {
+            throw withLastFree(refused, address);
+        }
+    }
+
+    /** A refusal, with where the memory was last freed appended: the debug mode's double-free report. */
+    private RuntimeException withLastFree(RuntimeException refused, long address) {
+        String lastFree = debug.lastFree(address);
+        if (lastFree.isEmpty()) {
+            return refused;
+        }
+        return refused instanceof IllegalStateException
+                ? new IllegalStateException(refused.getMessage() + lastFree, refused)
+                : new IllegalArgumentException(refused.getMessage() + lastFree, refused);
+    }
+
+    /**
+     * The order a free of {@code byteSize} bytes at a frame address means: a block's head knows its
+     * order, and a segment that fits frees it, whatever the size asked (-1: freed by address, which
+     * fits any block). Anything else gets the size's own order, for freeBlock's refusal to explain.
+     */
+    private int orderToFree(long address, long byteSize) {
+        int info = region.descriptors().info(region.pfn(address));
+        return PageDescriptors.state(info) == PageDescriptors.ALLOCATED && byteSize <= blockSize(PageDescriptors.order(info))
+                ? PageDescriptors.order(info) : byteSize < 0 ? 0 : orderOf(Math.max(byteSize, 1));
     }
 
     /** Not a slab object: a page block, or a bad free, as the slab layer's result says. */
@@ -415,12 +502,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (!region.isFrameAddress(address)) {
             throw notABlock(address, byteSize);
         }
-        // A block's head knows its order; a segment that fits frees it, whatever the size asked
-        // (byteSize -1: freed by address, which fits any block).
-        int info = region.descriptors().info(region.pfn(address));
-        int order = PageDescriptors.state(info) == PageDescriptors.ALLOCATED && byteSize <= blockSize(PageDescriptors.order(info))
-                ? PageDescriptors.order(info) : byteSize < 0 ? 0 : orderOf(Math.max(byteSize, 1));
-        freeBlock(address, order, byteSize);
+        freeBlock(address, orderToFree(address, byteSize), byteSize);
     }
 
     private void freeLarge(MemorySegment segment) {
@@ -460,25 +542,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (byteSize >= 0 && byteSize <= largestClass) {
             int sizeClass = SizeClasses.classOf(Math.max(byteSize, 1));
             if (sizeClasses.isSlab(sizeClass)) {
-                long offset = slabs.allocate(sizeClass);
-                if (offset == Slabs.NO_OBJECT) {
-                    offset = allocateObjectSlow(sizeClass, byteSize);
-                }
-                if (zeroed) {
-                    region.memory().asSlice(offset, byteSize).fill((byte) 0);
-                }
-                return region.base() + offset;
+                return region.base() + takeObject(sizeClass, byteSize);
             }
         }
         if (byteSize > maxBlockBytes) {
             return allocateLarge(byteSize).address();
         }
-        int order = orderForSize(byteSize);
-        int pfn = allocateFrames(order, byteSize);
-        if (zeroed) {
-            region.memory().asSlice((long) pfn << pageShift, blockSize(order)).fill((byte) 0);
-        }
-        return region.address(pfn);
+        return region.base() + takeFrames(orderForSize(byteSize), byteSize);
     }
 
     /**
@@ -493,6 +563,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         ensureOpen();
         long offset = address - region.base();
         if (offset >= 0 && offset < regionBytes) {
+            if (debug != null) {
+                debugFree(offset, -1);
+                return;
+            }
             int result = slabs.free(offset, 0);
             if (result != Slabs.FREED) {
                 freeBlockOrRefuse(offset, -1, result);
@@ -549,7 +623,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public ByteBuffer allocateBuffer(int capacity) {
         MemorySegment segment = allocate(capacity);
         ByteBuffer buffer = segment.asByteBuffer();
-        liveBuffers.put(segment.address(), buffer);
+        // Held weakly: a buffer dropped without release is then a leak the debug mode can see.
+        liveBuffers.put(segment.address(), new java.lang.ref.WeakReference<>(buffer));
+        if (debug != null) {
+            debug.watch(buffer, segment.address(), capacity);
+        }
         return buffer;
     }
 
@@ -569,11 +647,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         // The buffer's whole memory, with the scope of the segment it was made from.
         MemorySegment whole = MemorySegment.ofBuffer(buffer.duplicate().clear());
-        ByteBuffer live = liveBuffers.get(whole.address());
+        java.lang.ref.WeakReference<ByteBuffer> handedOut = liveBuffers.get(whole.address());
+        ByteBuffer live = handedOut == null ? null : handedOut.get();
         if (live != buffer) {
             throw refusedRelease(buffer, whole, live);
         }
-        if (!liveBuffers.remove(whole.address(), buffer)) {
+        if (!liveBuffers.remove(whole.address(), handedOut)) {
             throw new IllegalStateException("the buffer at 0x" + Long.toHexString(whole.address())
                     + " is being released by another thread");
         }
@@ -652,6 +731,16 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public ChildAllocator newChild(String name, long limitBytes, ChildAllocator.OnClose onClose) {
         ensureOpen();
         return new ChildAllocator(this, null, name, limitBytes, onClose);
+    }
+
+    /**
+     * In the debug mode ({@link Builder#debug}), every allocation still live, each with the thread
+     * and stack that made it, and every ByteBuffer that became unreachable without release; an
+     * empty string when there are none, or when the debug mode is off. The debug mode also prints
+     * it to standard error when the allocator closes.
+     */
+    public String leakReport() {
+        return debug == null ? "" : debug.leakReport();
     }
 
     /** Called by an arena once it is closed. */
@@ -859,6 +948,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                     + openArenas + "; their owner threads must close them before the allocator");
         }
         if (!closed) {
+            if (debug != null && !debug.leakReport().isEmpty()) {
+                System.err.println("Pagoda debug mode, at close:\n" + debug.leakReport());
+            }
             closed = true;
             reaper.close();
             buddy.retire();
@@ -999,8 +1091,24 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private int cacheHigh;
         private Duration cacheIdleTimeout = DEFAULT_CACHE_IDLE_TIMEOUT;
         private boolean zeroed;
+        private boolean debug = Boolean.getBoolean("pagoda.debug");
 
         private Builder() {
+        }
+
+        /**
+         * The debug mode (the kernel's page poisoning and {@code page_owner}): freed memory is
+         * filled with 0x6b and checked when handed out again, so that a write after free is
+         * caught at the next allocation of that memory, with the stack that freed it; every
+         * allocation records its thread and stack, so that a double free says where the first
+         * free was and {@link PageAllocator#leakReport()} lists what is still live (and which
+         * ByteBuffers became unreachable without release). Slow: for tests and for hunting a
+         * bug, not for production. Default: off, unless the system property
+         * {@code pagoda.debug} is {@code true}; off, it costs nothing.
+         */
+        public Builder debug(boolean debug) {
+            this.debug = debug;
+            return this;
         }
 
         /**

@@ -279,34 +279,46 @@ public final class Slabs {
      *         {@link #ALREADY_FREE}, {@link #TOO_LARGE}
      */
     public int free(long offset, long byteSize) {
+        int checked = check(offset, byteSize);
+        if (checked < 0) {
+            return -checked;
+        }
+        // The object is still the caller's until pushed: mark it outside the operation.
+        memory.set(JAVA_LONG_UNALIGNED, offset, marker.of(offset));
+        OwnedCache<Magazines> cache = registry.tabledCache(Thread.currentThread());
+        if (cache != null && cache.enter()) {
+            freeEntered(cache, checked, offset);
+        } else {
+            freeSlow(offset, checked);
+        }
+        return FREED;
+    }
+
+    /**
+     * What {@link #free} would find at an offset, changing nothing: the object's size class, or
+     * minus the reason it would refuse ({@link #NOT_IN_A_SLAB}, {@link #NOT_AN_OBJECT},
+     * {@link #TOO_LARGE}, {@link #ALREADY_FREE}).
+     */
+    public int check(long offset, long byteSize) {
         int pfn = (int) (offset >>> pageShift);
         int word = descriptors.slab(pfn);
         if (word == 0) {
-            return NOT_IN_A_SLAB;
+            return -NOT_IN_A_SLAB;
         }
         int sizeClass = (word & CLASS_MASK) - 1;
         // Lemire: within is a multiple of the size iff magic * within <= magic - 1 (unsigned).
         long within = offset - ((long) (pfn - (word >>> FRAME_INDEX_SHIFT)) << pageShift);
         long m = magic[sizeClass];
         if (Long.compareUnsigned(m * within, m - 1) > 0 || Math.unsignedMultiplyHigh(m, within) >= objects[sizeClass]) {
-            return NOT_AN_OBJECT;
+            return -NOT_AN_OBJECT;
         }
         if (byteSize > classes.size(sizeClass)) {
-            return TOO_LARGE;
+            return -TOO_LARGE;
         }
-        long mark = marker.of(offset);
-        if (memory.get(JAVA_LONG_UNALIGNED, offset) == mark) {
-            return ALREADY_FREE;
+        if (memory.get(JAVA_LONG_UNALIGNED, offset) == marker.of(offset)) {
+            return -ALREADY_FREE;
         }
-        // The object is still the caller's until pushed: mark it outside the operation.
-        memory.set(JAVA_LONG_UNALIGNED, offset, mark);
-        OwnedCache<Magazines> cache = registry.tabledCache(Thread.currentThread());
-        if (cache != null && cache.enter()) {
-            freeEntered(cache, sizeClass, offset);
-        } else {
-            freeSlow(offset, sizeClass);
-        }
-        return FREED;
+        return sizeClass;
     }
 
     /** Pushes on the owner's magazine, inside the operation its caller entered; gives a batch back outside. */

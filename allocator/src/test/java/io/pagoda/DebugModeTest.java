@@ -1,0 +1,129 @@
+package io.pagoda;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The debug mode: poisoning checked on reuse, owners recorded, double frees and leaks reported with their sites. */
+class DebugModeTest {
+
+    private PageAllocator pages;
+
+    @BeforeEach
+    void setUp() {
+        pages = PageAllocator.builder().capacity(16L << 20).debug(true).build();
+    }
+
+    @AfterEach
+    void tearDown() {
+        pages.close();
+    }
+
+    @Test
+    void shouldPoisonFreedMemoryPastASlabObjectsHeader() {
+        MemorySegment object = pages.allocate(256);
+        object.fill((byte) 1);
+        pages.free(object);
+        for (long i = DebugChecks.SLAB_HEADER; i < 256; i++) {
+            assertEquals(DebugChecks.POISON, object.get(JAVA_BYTE, i));
+        }
+        MemorySegment block = pages.allocate(8192);
+        pages.free(block);
+        assertEquals(DebugChecks.POISON, block.get(JAVA_BYTE, 0), "a block is poisoned whole");
+    }
+
+    @Test
+    void shouldCatchAWriteAfterFreeOfAnObjectWithTheStackThatFreedIt() {
+        MemorySegment object = pages.allocate(256);
+        pages.free(object);
+        object.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 100, 42L); // a use after free
+        IllegalStateException caught = assertThrows(IllegalStateException.class, () -> pages.allocate(256));
+        assertTrue(caught.getMessage().contains("use after free: 0x" + Long.toHexString(object.address())), caught.getMessage());
+        assertTrue(caught.getMessage().contains("written at offset 100"), caught.getMessage());
+        assertTrue(caught.getMessage().contains("freed 0x") && caught.getMessage().contains("shouldCatchAWriteAfterFreeOfAnObject"),
+                "names where it was freed: " + caught.getMessage());
+        MemorySegment next = pages.allocate(256);
+        assertTrue(next.address() != object.address(), "the corrupted object is kept out of use");
+    }
+
+    @Test
+    void shouldCatchAWriteAfterFreeOfABlock() {
+        MemorySegment block = pages.allocate(4096);
+        pages.free(block);
+        block.set(JAVA_BYTE, 4095, (byte) 0);
+        IllegalStateException caught = assertThrows(IllegalStateException.class, () -> pages.allocate(4096));
+        assertTrue(caught.getMessage().contains("written at offset 4095"), caught.getMessage());
+    }
+
+    @Test
+    void shouldNameWhereTheFirstFreeWasOnADoubleFree() {
+        MemorySegment object = pages.allocate(100);
+        pages.allocate(100); // keeps the object from being handed out again
+        pages.free(object);
+        IllegalStateException twice = assertThrows(IllegalStateException.class, () -> pages.free(object));
+        assertTrue(twice.getMessage().contains("double free") && twice.getMessage().contains("It was freed 0x")
+                && twice.getMessage().contains("shouldNameWhereTheFirstFreeWasOnADoubleFree"), twice.getMessage());
+        long block = pages.allocatePages(2);
+        pages.allocatePages(2);
+        pages.freePages(block, 2);
+        IllegalStateException blockTwice = assertThrows(IllegalStateException.class, () -> pages.freePages(block, 2));
+        assertTrue(blockTwice.getMessage().contains("It was freed 0x"), blockTwice.getMessage());
+    }
+
+    @Test
+    void shouldReportLiveAllocationsWithTheirSites() {
+        MemorySegment object = pages.allocate(100);
+        long block = pages.allocateAddress(20_000);
+        String report = pages.leakReport();
+        assertTrue(report.contains("allocated 0x" + Long.toHexString(object.address()) + " (112 bytes)"), report);
+        assertTrue(report.contains("allocated 0x" + Long.toHexString(block) + " (32768 bytes)"), report);
+        assertTrue(report.contains("shouldReportLiveAllocationsWithTheirSites"), "with the allocating frame: " + report);
+        pages.free(object);
+        pages.freeAddress(block);
+        assertEquals("", pages.leakReport(), "nothing live, nothing reported");
+    }
+
+    @Test
+    void shouldReportAByteBufferDroppedWithoutRelease() throws InterruptedException {
+        dropABuffer();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!pages.leakReport().contains("became unreachable without release") && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        String report = pages.leakReport();
+        assertTrue(report.contains("a ByteBuffer of 1500 bytes became unreachable without release")
+                && report.contains("dropABuffer"), report);
+    }
+
+    private void dropABuffer() {
+        ByteBuffer buffer = pages.allocateBuffer(1500);
+        buffer.putInt(0, 7);
+    }
+
+    @Test
+    void shouldNotReportAReleasedByteBuffer() throws InterruptedException {
+        pages.release(pages.allocateBuffer(1500));
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertEquals("", pages.leakReport());
+    }
+
+    @Test
+    void shouldCostNothingAndReportNothingWhenOff() {
+        try (PageAllocator plain = PageAllocator.builder().capacity(4L << 20).debug(false).build()) {
+            plain.allocate(100);
+            assertEquals("", plain.leakReport());
+        }
+    }
+}
