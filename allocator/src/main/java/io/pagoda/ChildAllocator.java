@@ -33,7 +33,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *
  * <h2>Closing</h2>
  * A child with open children of its own refuses to close. A child with live allocations refuses
- * too ({@link OnClose#REFUSE}, the default: the exception reports them), or frees them
+ * too ({@link OnClose#REFUSE}, the default: the exception reports them, with where each was
+ * allocated in the allocator's debug mode), or frees them
  * ({@link OnClose#FREE}: for a connection whose buffers die with it). Allocations racing a close
  * are either freed by it or refused.
  *
@@ -242,6 +243,7 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
         }
     }
 
+    /** The first few live allocations: their addresses, with their allocation sites in the debug mode. */
     private List<String> firstAddresses() {
         List<String> addresses = new ArrayList<>();
         for (Long address : live.keySet()) {
@@ -249,7 +251,8 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
                 addresses.add("...");
                 break;
             }
-            addresses.add("0x" + Long.toHexString(address));
+            String site = pages.allocationSite(address);
+            addresses.add(site.isEmpty() ? "0x" + Long.toHexString(address) : site);
         }
         return addresses;
     }

@@ -150,6 +150,12 @@ final class DebugChecks {
         freed.put(address, new Owner("freed", address, bytes, header));
     }
 
+    /** Where the allocation at an address was made; "" if unknown. */
+    String allocationSite(long address) {
+        Owner owner = live.get(address);
+        return owner == null ? "" : owner.describe();
+    }
+
     /** Where the memory at an address was last freed, for a double free's report; "" if unknown. */
     String lastFree(long address) {
         Owner owner = freed.get(address);

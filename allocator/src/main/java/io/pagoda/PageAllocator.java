@@ -743,6 +743,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return debug == null ? "" : debug.leakReport();
     }
 
+    /** In the debug mode, the thread and stack that made the allocation at an address; else "". */
+    String allocationSite(long address) {
+        return debug == null ? "" : debug.allocationSite(address);
+    }
+
     /** Called by an arena once it is closed. */
     synchronized void arenaClosed(PagodaArena arena) {
         openArenas.remove(arena);

@@ -120,6 +120,17 @@ class DebugModeTest {
     }
 
     @Test
+    void shouldNameTheAllocationSitesOfWhatKeepsAChildFromClosing() {
+        ChildAllocator table = pages.newChild("table", 1 << 20);
+        MemorySegment row = table.allocate(64);
+        IllegalStateException refused = assertThrows(IllegalStateException.class, table::close);
+        assertTrue(refused.getMessage().contains("allocated 0x" + Long.toHexString(row.address()))
+                && refused.getMessage().contains("shouldNameTheAllocationSitesOfWhatKeepsAChildFromClosing"), refused.getMessage());
+        table.free(row);
+        table.close();
+    }
+
+    @Test
     void shouldCostNothingAndReportNothingWhenOff() {
         try (PageAllocator plain = PageAllocator.builder().capacity(4L << 20).debug(false).build()) {
             plain.allocate(100);

@@ -34,6 +34,8 @@ import java.util.concurrent.TimeUnit;
  *       are slab objects from the thread's magazine; 4 KiB and 16 KiB (orders 0 and 2) are blocks
  *       from the thread's page cache; 64 KiB is order 4, above the cached orders (0 to 3), so it
  *       goes to the zone under its lock, splitting and merging buddies;</li>
+ *   <li>{@code pagodaZeroed}: the same from an allocator built with {@code zeroed(true)}, which
+ *       zeroes the whole object or block on every allocation;</li>
  *   <li>{@code pagodaSegment}: {@code allocate(size)} + {@code free(segment)}, which makes one
  *       40-byte {@code MemorySegment} per pair when it escapes, as here;</li>
  *   <li>{@code nettyPooled}, {@code nettyAdaptive}: Netty 4.2's {@code PooledByteBufAllocator} and
@@ -64,6 +66,7 @@ public class CachedAllocationBenchmark {
     int size;
 
     private PageAllocator pages;
+    private PageAllocator zeroing;
     private PooledByteBufAllocator pooled;
     private AdaptiveByteBufAllocator adaptive;
 
@@ -79,6 +82,7 @@ public class CachedAllocationBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         pages = PageAllocator.builder().capacity(1L << 30).build();
+        zeroing = PageAllocator.builder().capacity(1L << 30).zeroed(true).build();
         pooled = Netty.pooled();
         adaptive = Netty.adaptive();
     }
@@ -86,12 +90,21 @@ public class CachedAllocationBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         pages.close();
+        zeroing.close();
     }
 
     @Benchmark
     public long pagodaAddress() {
         long address = pages.allocateAddress(size);
         pages.freeAddress(address);
+        return address;
+    }
+
+    /** The address API with {@code zeroed(true)}: what __GFP_ZERO costs. */
+    @Benchmark
+    public long pagodaZeroed() {
+        long address = zeroing.allocateAddress(size);
+        zeroing.freeAddress(address);
         return address;
     }
 
