@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * An off-heap page allocator: the Linux kernel's buddy allocator over one reserved region.
@@ -119,9 +118,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     /** Sizes up to this are size classes: slab objects, or page blocks of a class's size. */
     private final long largestClass;
     /** Allocations above the largest block: a mapping of their own each, by address. */
-    private final ConcurrentHashMap<Long, Arena> largeMappings = new ConcurrentHashMap<>();
+    private final LargeMappings largeMappings;
     /** The buffers {@link #allocateBuffer} handed out and not yet released, by address. */
-    private final ConcurrentHashMap<Long, java.lang.ref.WeakReference<ByteBuffer>> liveBuffers = new ConcurrentHashMap<>();
+    private final LiveBuffers liveBuffers = new LiveBuffers();
     private final boolean zeroed;
     /** The debug mode's checks; null when it is off, which is all it costs then. */
     private final DebugChecks debug;
@@ -152,6 +151,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         this.backing = region.isMapped() ? Backing.MMAP_NORESERVE : Backing.FFM_ARENA;
         this.regionScope = region.memory().scope();
         this.debug = builder.debug ? new DebugChecks(region.memory(), region.base()) : null;
+        this.largeMappings = new LargeMappings(builder.pageSize, backing == Backing.MMAP_NORESERVE);
         this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
         // One node with one zone until nodes are mapped to thread groups: one set of caches.
         Zone zone = buddy.nodes().get(0).zones().get(0);
@@ -377,20 +377,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return offset;
     }
 
-    /** A mapping of its own, with an arena of its own, so that freeing it makes the segment inaccessible. */
+    /** Above the largest block: a mapping of its own ({@link LargeMappings}). */
     private MemorySegment allocateLarge(long byteSize) {
-        Arena arena = Arena.ofShared();
-        MemorySegment mapping;
-        try {
-            mapping = Region.mapping(arena, byteSize, pageSize(), backing == Backing.MMAP_NORESERVE);
-        } catch (RuntimeException | Error e) {
-            arena.close();
-            throw e;
-        }
-        largeMappings.put(mapping.address(), arena);
+        MemorySegment mapping = largeMappings.allocate(byteSize);
         if (closed) { // close() ran meanwhile and may have missed it
-            largeMappings.remove(mapping.address());
-            arena.close();
+            largeMappings.free(mapping.address(), describeRegion());
             throw closedException();
         }
         return mapping;
@@ -507,24 +498,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     private void freeLarge(MemorySegment segment) {
         ensureOpen();
-        Arena arena = largeMappings.get(segment.address());
-        if (arena == null || arena.scope() != segment.scope()) {
+        if (!largeMappings.holds(segment)) {
             throw notOurs(segment);
         }
-        if (segment.byteSize() <= maxBlockBytes) {
-            throw new IllegalArgumentException("wrong size: the mapping at 0x" + Long.toHexString(segment.address())
-                    + " holds more than the largest block, not " + segment.byteSize() + " bytes");
-        }
-        releaseMapping(segment.address(), arena);
-    }
-
-    private void releaseMapping(long address, Arena arena) {
-        if (largeMappings.remove(address, arena)) {
-            arena.close(); // unmaps; every segment over it is inaccessible from now on
-        } else {
-            throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(address)
-                    + " is being freed by another thread");
-        }
+        largeMappings.free(segment.address(), describeRegion());
     }
 
     /**
@@ -573,12 +550,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             }
             return;
         }
-        Arena arena = largeMappings.get(address);
-        if (arena == null) {
-            throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this allocator "
-                    + describeRegion() + ", or was freed already");
-        }
-        releaseMapping(address, arena);
+        largeMappings.free(address, describeRegion());
     }
 
     /**
@@ -622,9 +594,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public ByteBuffer allocateBuffer(int capacity) {
         MemorySegment segment = allocate(capacity);
-        ByteBuffer buffer = segment.asByteBuffer();
-        // Held weakly: a buffer dropped without release is then a leak the debug mode can see.
-        liveBuffers.put(segment.address(), new java.lang.ref.WeakReference<>(buffer));
+        ByteBuffer buffer = liveBuffers.handOut(segment);
         if (debug != null) {
             debug.watch(buffer, segment.address(), capacity);
         }
@@ -640,36 +610,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException    if it was released already, or the allocator is closed
      */
     public void release(ByteBuffer buffer) {
-        Objects.requireNonNull(buffer, "buffer");
         ensureOpen();
-        if (!buffer.isDirect()) {
-            throw new IllegalArgumentException("a heap buffer was not allocated by this allocator: " + buffer);
-        }
-        // The buffer's whole memory, with the scope of the segment it was made from.
-        MemorySegment whole = MemorySegment.ofBuffer(buffer.duplicate().clear());
-        java.lang.ref.WeakReference<ByteBuffer> handedOut = liveBuffers.get(whole.address());
-        ByteBuffer live = handedOut == null ? null : handedOut.get();
-        if (live != buffer) {
-            throw refusedRelease(buffer, whole, live);
-        }
-        if (!liveBuffers.remove(whole.address(), handedOut)) {
-            throw new IllegalStateException("the buffer at 0x" + Long.toHexString(whole.address())
-                    + " is being released by another thread");
-        }
-        free(whole);
-    }
-
-    private RuntimeException refusedRelease(ByteBuffer buffer, MemorySegment whole, ByteBuffer live) {
-        String at = "the buffer at 0x" + Long.toHexString(whole.address()) + " of " + buffer.capacity() + " bytes";
-        if (live != null) {
-            return new IllegalArgumentException(at + " is a slice or duplicate of a buffer this allocator handed out: "
-                    + "release that buffer itself");
-        }
-        if (whole.scope() == regionScope || !whole.scope().isAlive()) {
-            return new IllegalStateException(at + " is no buffer this allocator has out: it was released "
-                    + "already (a double release), or is a slice of one");
-        }
-        return new IllegalArgumentException(at + " was not allocated by this allocator");
+        free(liveBuffers.takeBack(buffer, segment -> segment.scope() == regionScope || largeMappings.holds(segment)));
     }
 
     /**
@@ -959,12 +901,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             closed = true;
             reaper.close();
             buddy.retire();
-            for (Long address : largeMappings.keySet()) {
-                Arena arena = largeMappings.remove(address);
-                if (arena != null) {
-                    arena.close();
-                }
-            }
+            largeMappings.freeAll();
         }
         if (!released) {
             region.close(); // throws, and leaves released false, while a segment is acquired

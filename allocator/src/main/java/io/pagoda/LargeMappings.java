@@ -1,0 +1,75 @@
+package io.pagoda;
+
+import io.pagoda.region.Region;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Allocations larger than the largest block: each a mapping of its own outside the region, with
+ * a shared arena of its own, so that freeing it makes every segment over it inaccessible (an
+ * access after free throws, where an unmapped page would crash the JVM).
+ *
+ * <p>Invariant: a mapping is in {@link #byAddress} from its allocation to its free, and its arena
+ * is closed exactly once, by whoever removes it from there (a free, or the allocator's close).
+ */
+final class LargeMappings {
+
+    private final ConcurrentHashMap<Long, Arena> byAddress = new ConcurrentHashMap<>();
+    private final long alignment;
+    private final boolean useMapping;
+
+    LargeMappings(long alignment, boolean useMapping) {
+        this.alignment = alignment;
+        this.useMapping = useMapping;
+    }
+
+    MemorySegment allocate(long byteSize) {
+        Arena arena = Arena.ofShared();
+        MemorySegment mapping;
+        try {
+            mapping = Region.mapping(arena, byteSize, alignment, useMapping);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+        byAddress.put(mapping.address(), arena);
+        return mapping;
+    }
+
+    /** Whether a segment is one of the mappings (or a slice of one): it has a mapping's scope. */
+    boolean holds(MemorySegment segment) {
+        Arena arena = byAddress.get(segment.address());
+        return arena != null && arena.scope() == segment.scope();
+    }
+
+    /**
+     * Unmaps the mapping at an address.
+     *
+     * @throws IllegalArgumentException if no mapping starts there
+     * @throws IllegalStateException    if another thread frees it at the same moment
+     */
+    void free(long address, String describeAllocator) {
+        Arena arena = byAddress.get(address);
+        if (arena == null) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this allocator "
+                    + describeAllocator + ", or was freed already");
+        }
+        if (!byAddress.remove(address, arena)) {
+            throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(address)
+                    + " is being freed by another thread");
+        }
+        arena.close(); // unmaps; every segment over it is inaccessible from now on
+    }
+
+    /** Unmaps every mapping left: the allocator is closing. */
+    void freeAll() {
+        for (Long address : byAddress.keySet()) {
+            Arena arena = byAddress.remove(address);
+            if (arena != null) {
+                arena.close();
+            }
+        }
+    }
+}
