@@ -11,9 +11,10 @@ import java.util.SplittableRandom;
 
 /**
  * The main example: reserves a 64 GiB allocator (address space, not memory), runs a short mixed
- * workload on every core (I/O-buffer-like blocks of 4 KiB to 1 MiB, held for a while and freed in
- * random order, each written to), and prints what happened: the reservation's cost, /proc/buddyinfo
- * before, during and after, and the throughput.
+ * workload on every core (I/O-buffer-like sizes of a few bytes to 1 MiB through the one
+ * allocate/free call: slab objects, blocks from the per-thread caches and from the zone; held for a
+ * while and freed in random order, each written to), and prints what happened: the reservation's
+ * cost, /proc/buddyinfo before, during and after, and the throughput.
  *
  * <p>Arguments: {@code [seconds]} (default 3).
  */
@@ -59,7 +60,11 @@ public final class MixedWorkload {
                 bytes += workers[i].bytes;
             }
             System.out.println();
-            System.out.println("buddyinfo, after every block was freed (merged back into order-10 blocks):");
+            System.out.println("buddyinfo, after every block was freed (the per-thread caches and slabs still hold some):");
+            System.out.print(pages.buddyinfo());
+            pages.trim();
+            System.out.println();
+            System.out.println("buddyinfo, after trim() (caches and empty slabs given back, merged into order-10 blocks):");
             System.out.print(pages.buddyinfo());
             System.out.println();
             System.out.printf("%d threads, %.1f s: %,d allocate+free pairs (%.2f M pairs/s), %,d MiB handed out%n",
@@ -110,7 +115,7 @@ public final class MixedWorkload {
             }
         }
 
-        /** Mostly small I/O buffers (4 KiB to 32 KiB), sometimes up to 1 MiB. */
+        /** Mostly small I/O buffers (a few bytes to 32 KiB), sometimes up to 1 MiB. */
         private long randomSize() {
             int order = random.nextInt(8) == 0 ? 3 + random.nextInt(6) : random.nextInt(4);
             return (4096L << order) - random.nextInt(4096 - Long.BYTES);
