@@ -49,9 +49,10 @@ final class DebugChecks {
         /** Bytes at the start that the allocator itself writes once this is free (a slab object's header). */
         final long header;
 
-        Owner(String what, long address, long bytes, long header) {
+        Owner(String what, long address, long bytes, long header, boolean withStack) {
             super(what + " 0x" + Long.toHexString(address) + " (" + bytes + " bytes) on thread '"
-                    + Thread.currentThread().getName() + "'");
+                    + Thread.currentThread().getName() + "'" + (withStack ? "" : " (stack not sampled)"),
+                    null, false, withStack);
             this.bytes = bytes;
             this.header = header;
         }
@@ -84,9 +85,18 @@ final class DebugChecks {
     private final ConcurrentLinkedQueue<String> lostBuffers = new ConcurrentLinkedQueue<>();
     private final Cleaner cleaner = Cleaner.create();
 
-    DebugChecks(MemorySegment memory, long base) {
+    /** Stacks are recorded for one call in this many: 1 records every one. */
+    private final int sampling;
+
+    DebugChecks(MemorySegment memory, long base, int sampling) {
         this.memory = memory;
         this.base = base;
+        this.sampling = sampling;
+    }
+
+    /** Whether this call's stack is recorded: a stack trace is most of the debug mode's cost. */
+    private boolean sampled() {
+        return sampling == 1 || java.util.concurrent.ThreadLocalRandom.current().nextInt(sampling) == 0;
     }
 
     /**
@@ -98,7 +108,7 @@ final class DebugChecks {
     void allocated(long offset, long bytes, boolean slabObject) {
         claimed(offset, bytes);
         long address = base + offset;
-        live.put(address, new Owner("allocated", address, bytes, 0));
+        live.put(address, new Owner("allocated", address, bytes, 0, sampled()));
     }
 
     /**
@@ -147,7 +157,7 @@ final class DebugChecks {
         if (bytes > header) {
             memory.asSlice(offset + header, bytes - header).fill(POISON);
         }
-        freed.put(address, new Owner("freed", address, bytes, header));
+        freed.put(address, new Owner("freed", address, bytes, header, sampled()));
     }
 
     /** Where the allocation at an address was made; "" if unknown. */

@@ -150,7 +150,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                 builder.backing == Backing.MMAP_NORESERVE);
         this.backing = region.isMapped() ? Backing.MMAP_NORESERVE : Backing.FFM_ARENA;
         this.regionScope = region.memory().scope();
-        this.debug = builder.debug ? new DebugChecks(region.memory(), region.base()) : null;
+        this.debug = builder.debug ? new DebugChecks(region.memory(), region.base(), builder.debugSampling) : null;
         this.largeMappings = new LargeMappings(builder.pageSize, backing == Backing.MMAP_NORESERVE);
         this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
         // One node with one zone until nodes are mapped to thread groups: one set of caches.
@@ -1034,6 +1034,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private Duration cacheIdleTimeout = DEFAULT_CACHE_IDLE_TIMEOUT;
         private boolean zeroed;
         private boolean debug = Boolean.getBoolean("pagoda.debug");
+        private int debugSampling = 1;
 
         private Builder() {
         }
@@ -1050,6 +1051,21 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
          */
         public Builder debug(boolean debug) {
             this.debug = debug;
+            return this;
+        }
+
+        /**
+         * In the debug mode, record the stack of one allocation and one free in {@code every}
+         * (chosen at random; the others record their thread alone), since a stack trace is most of
+         * the mode's cost. Poisoning still checks every reuse. Default 1: every stack.
+         *
+         * @throws IllegalArgumentException if not positive
+         */
+        public Builder debugSampling(int every) {
+            if (every <= 0) {
+                throw new IllegalArgumentException("debugSampling must be positive: " + every);
+            }
+            this.debugSampling = every;
             return this;
         }
 

@@ -131,6 +131,23 @@ class DebugModeTest {
     }
 
     @Test
+    void shouldRecordSomeStacksWhenSampledAndStillCheckEveryReuse() {
+        try (PageAllocator sampled = PageAllocator.builder().capacity(4L << 20).debug(true).debugSampling(1000).build()) {
+            java.util.List<MemorySegment> held = new java.util.ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                held.add(sampled.allocate(64));
+            }
+            String report = sampled.leakReport();
+            assertTrue(report.contains("(stack not sampled)"), "most sites carry their thread alone: " + report.substring(0, 200));
+            held.forEach(sampled::free);
+            MemorySegment last = held.get(held.size() - 1);
+            last.set(JAVA_BYTE, 20, (byte) 1); // after its free
+            IllegalStateException caught = assertThrows(IllegalStateException.class, () -> sampled.allocate(64));
+            assertTrue(caught.getMessage().contains("use after free"), caught.getMessage());
+        }
+    }
+
+    @Test
     void shouldCostNothingAndReportNothingWhenOff() {
         try (PageAllocator plain = PageAllocator.builder().capacity(4L << 20).debug(false).build()) {
             plain.allocate(100);
