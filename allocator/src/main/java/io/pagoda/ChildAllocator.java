@@ -25,8 +25,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * }
  *
  * <h2>What is charged</h2>
- * Each allocation charges its usable size ({@link PageAllocator#usableSize}: the size class, block
- * or pages that serve it) to this child and to every parent, all or nothing: a request that would
+ * Each allocation charges its usable size ({@link PageAllocator#usableSize(long, long)}: the size
+ * class, block or pages that serve it, alignment included) to this child and to every parent, all or nothing: a request that would
  * take any of them over its limit throws {@link LimitExceededException}, naming each, and charges
  * none. The use is exact at every moment, whether the memory freed sits in a per-thread cache or
  * not: it is counted at the call, not from the allocator's state.
@@ -51,13 +51,25 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
         FREE
     }
 
+    /** A segment handed out and its charge. Compared by identity. */
+    private static final class Held {
+        final MemorySegment segment;
+        final long charge;
+
+        Held(MemorySegment segment, long charge) {
+            this.segment = segment;
+            this.charge = charge;
+        }
+    }
+
     private final PageAllocator pages;
     private final ChildAllocator parent;
     private final String name;
     private final long limit;
     private final OnClose onClose;
     private final AtomicLong used = new AtomicLong();
-    private final Map<Long, MemorySegment> live = new ConcurrentHashMap<>();
+    /** What this child handed out, by address, with what it was charged. */
+    private final Map<Long, Held> live = new ConcurrentHashMap<>();
     private final Set<ChildAllocator> children = ConcurrentHashMap.newKeySet();
     /** Calls hold it shared; close holds it exclusively, so that no allocation slips past a close. */
     private final ReentrantReadWriteLock closing = new ReentrantReadWriteLock();
@@ -117,7 +129,7 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
      */
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
-        long charge = pages.usableSize(byteSize);
+        long charge = pages.usableSize(byteSize, byteAlignment); // what the allocator really takes
         closing.readLock().lock();
         try {
             ensureOpen();
@@ -129,7 +141,7 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
                 uncharge(charge);
                 throw e;
             }
-            live.put(segment.address(), segment);
+            live.put(segment.address(), new Held(segment, charge));
             return segment;
         } finally {
             closing.readLock().unlock();
@@ -148,17 +160,23 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
         closing.readLock().lock();
         try {
             ensureOpen();
-            MemorySegment recorded = live.get(segment.address());
+            Held held = live.get(segment.address());
+            MemorySegment recorded = held == null ? null : held.segment;
             if (recorded == null || recorded.byteSize() != segment.byteSize() || recorded.scope() != segment.scope()) {
                 throw new IllegalArgumentException("the segment at 0x" + Long.toHexString(segment.address()) + " of "
                         + segment.byteSize() + " bytes was not allocated through " + describe() + ", or was freed already");
             }
-            if (!live.remove(segment.address(), recorded)) {
+            if (!live.remove(segment.address(), held)) {
                 throw new IllegalStateException("the segment at 0x" + Long.toHexString(segment.address())
                         + " is being freed by another thread");
             }
-            pages.free(recorded);
-            uncharge(pages.usableSize(recorded.byteSize()));
+            try {
+                pages.free(recorded);
+            } catch (RuntimeException refused) {
+                live.put(segment.address(), held); // refused (freed behind the child's back, or a closed allocator): as it was
+                throw refused;
+            }
+            uncharge(held.charge);
         } finally {
             closing.readLock().unlock();
         }
@@ -225,14 +243,14 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
                         + children.stream().map(ChildAllocator::describe).toList() + "; close them first");
             }
             if (!live.isEmpty() && onClose == OnClose.REFUSE) {
-                long bytes = live.values().stream().mapToLong(MemorySegment::byteSize).sum();
+                long bytes = live.values().stream().mapToLong(held -> held.segment.byteSize()).sum();
                 throw new IllegalStateException(describe() + " still has " + live.size() + " live allocations ("
                         + bytes + " bytes), at " + firstAddresses() + ": free them, or make the child with OnClose.FREE");
             }
-            for (MemorySegment segment : List.copyOf(live.values())) {
-                live.remove(segment.address());
-                pages.free(segment);
-                uncharge(pages.usableSize(segment.byteSize()));
+            for (Held held : List.copyOf(live.values())) {
+                live.remove(held.segment.address());
+                pages.free(held.segment);
+                uncharge(held.charge);
             }
             closed = true;
         } finally {

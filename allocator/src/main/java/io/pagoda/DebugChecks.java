@@ -160,6 +160,16 @@ final class DebugChecks {
         freed.put(address, new Owner("freed", address, bytes, header, sampled()));
     }
 
+    /** A mapping above the largest block was handed out: recorded, not poisoned (its free unmaps it). */
+    void allocatedLarge(long address, long bytes) {
+        live.put(address, new Owner("allocated", address, bytes, 0, sampled()));
+    }
+
+    /** A mapping above the largest block is being freed. */
+    void freeingLarge(long address) {
+        live.remove(address);
+    }
+
     /** Where the allocation at an address was made; "" if unknown. */
     String allocationSite(long address) {
         Owner owner = live.get(address);

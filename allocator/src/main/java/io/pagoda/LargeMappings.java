@@ -25,7 +25,18 @@ final class LargeMappings {
         this.useMapping = useMapping;
     }
 
+    /** Most bytes one mapping may ask for: 2^47, the user address space of x86-64 and AArch64 Linux. */
+    static final long MAX_MAPPING = 1L << 47;
+
+    /**
+     * @throws IllegalArgumentException if byteSize is more than the address space
+     * @throws OutOfMemoryError         if the operating system refuses the mapping
+     */
     MemorySegment allocate(long byteSize) {
+        if (byteSize > MAX_MAPPING) {
+            throw new IllegalArgumentException("byteSize " + byteSize + " is more than a process's address space ("
+                    + MAX_MAPPING + " bytes)");
+        }
         Arena arena = Arena.ofShared();
         MemorySegment mapping;
         try {

@@ -306,12 +306,25 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             return allocate(byteSize);
         }
         ensureOpen();
+        int c = alignedClass(byteSize, byteAlignment);
+        if (c >= 0) {
+            return sizeClasses.isSlab(c) ? allocateObject(c, byteSize) : allocateBlock(byteSize, sizeClasses.pageOrder(c));
+        }
+        return allocateBlock(byteSize, orderOf(byteAlignment));
+    }
+
+    /**
+     * The size class that {@link #allocate(long, long)} serves a request from: the first whose
+     * objects are multiples of the alignment (slabs start on a page); -1 when the request is a
+     * block of at least the alignment's size instead.
+     *
+     * @throws IllegalArgumentException if no block or mapping can be so aligned
+     */
+    private int alignedClass(long byteSize, long byteAlignment) {
         if (byteSize >= 0 && byteSize <= largestClass) {
-            // The first class whose objects are multiples of the alignment: slabs start on a page.
             for (int c = SizeClasses.classOf(Math.max(byteSize, 1)); c < sizeClasses.count(); c++) {
                 if (sizeClasses.size(c) % byteAlignment == 0) {
-                    return sizeClasses.isSlab(c) ? allocateObject(c, byteSize)
-                            : allocateBlock(byteSize, sizeClasses.pageOrder(c));
+                    return c;
                 }
             }
         }
@@ -320,7 +333,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                     + (byteSize > maxBlockBytes ? "the page size, " + pageSize() + " bytes, which is all a mapping larger than the largest block gets"
                     : "the largest block, " + maxBlockBytes + " bytes"));
         }
-        return allocateBlock(byteSize, orderOf(byteAlignment));
+        return -1;
     }
 
     private MemorySegment allocateObject(int sizeClass, long byteSize) {
@@ -383,6 +396,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (closed) { // close() ran meanwhile and may have missed it
             largeMappings.free(mapping.address(), describeRegion());
             throw closedException();
+        }
+        if (debug != null) {
+            debug.allocatedLarge(mapping.address(), byteSize);
         }
         return mapping;
     }
@@ -501,7 +517,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (!largeMappings.holds(segment)) {
             throw notOurs(segment);
         }
-        largeMappings.free(segment.address(), describeRegion());
+        freeMapping(segment.address());
+    }
+
+    private void freeMapping(long address) {
+        largeMappings.free(address, describeRegion());
+        if (debug != null) {
+            debug.freeingLarge(address);
+        }
     }
 
     /**
@@ -550,7 +573,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             }
             return;
         }
-        largeMappings.free(address, describeRegion());
+        freeMapping(address);
     }
 
     /**
@@ -854,6 +877,31 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             return sizeClasses.size(SizeClasses.classOf(Math.max(byteSize, 1)));
         }
         return byteSize <= maxBlockBytes ? blockSize(orderOf(byteSize)) : (byteSize + pageSize() - 1) & -(long) pageSize();
+    }
+
+    /**
+     * The bytes {@link #allocate(long, long)} reserves for {@code byteSize} bytes aligned to
+     * {@code byteAlignment}: a larger class, or a block of at least the alignment's size, where
+     * the alignment asks for it.
+     *
+     * @throws IllegalArgumentException if byteSize is negative, or the alignment is not a
+     *         positive power of two or cannot be served
+     */
+    public long usableSize(long byteSize, long byteAlignment) {
+        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
+            throw new IllegalArgumentException("byteAlignment must be a positive power of two: " + byteAlignment);
+        }
+        if (byteSize < 0) {
+            throw badSize(byteSize);
+        }
+        if (byteAlignment <= SizeClasses.QUANTUM) {
+            return usableSize(byteSize);
+        }
+        int c = alignedClass(byteSize, byteAlignment);
+        if (c >= 0) {
+            return sizeClasses.size(c);
+        }
+        return byteSize > maxBlockBytes ? usableSize(byteSize) : blockSize(Math.max(orderOf(Math.max(byteSize, 1)), orderOf(byteAlignment)));
     }
 
     /**

@@ -54,7 +54,8 @@ final class PagodaArena implements Arena {
      * {@inheritDoc}
      *
      * <p>The memory is not zeroed unless the allocator is {@linkplain PageAllocator.Builder#zeroed
-     * zeroed}. Alignment may be up to the largest block.
+     * zeroed}. Alignment may be up to the largest block (up to the page size for a request larger
+     * than the largest block, as for {@link PageAllocator#allocate(long, long)}).
      *
      * @throws IllegalStateException if the arena is closed
      * @throws WrongThreadException  if the arena is confined and this is not its owner thread
@@ -74,7 +75,7 @@ final class PagodaArena implements Arena {
         try {
             ensureUsable();
             long address = (top + byteAlignment - 1) & -byteAlignment;
-            if (address + byteSize > end || top == 0) {
+            if (top == 0 || byteSize > end - address) { // not address + byteSize > end: that may wrap
                 address = refill(byteSize, byteAlignment);
             } else {
                 top = address + byteSize;

@@ -161,6 +161,18 @@ class ArenaTest {
     }
 
     @Test
+    void shouldRefuseASizeThatWouldOverflowTheBumpPointer() {
+        try (Arena arena = pages.newConfinedArena()) {
+            arena.allocate(16);
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> arena.allocate(Long.MAX_VALUE - 64, 1));
+            assertTrue(refused.getMessage().contains("address space"), refused.getMessage());
+            MemorySegment next = arena.allocate(16);
+            assertEquals(16, next.byteSize(), "the arena serves on as before");
+        }
+    }
+
+    @Test
     void shouldCloseSharedArenasWithTheAllocatorAndRefuseWhileAConfinedOneIsOpen() {
         Arena shared = pages.newSharedArena();
         MemorySegment segment = shared.allocate(64);

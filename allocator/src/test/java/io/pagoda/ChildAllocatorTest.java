@@ -165,6 +165,28 @@ class ChildAllocatorTest {
     }
 
     @Test
+    void shouldChargeTheBlockAnAlignedAllocationTakes() {
+        try (ChildAllocator child = pages.newChild("tenant", 64 * 1024, ChildAllocator.OnClose.FREE)) {
+            MemorySegment aligned = child.allocate(1, 8192);
+            assertEquals(8192, child.usedBytes(), "a block of the alignment's size, not the one byte asked");
+            LimitExceededException over = assertThrows(LimitExceededException.class, () -> child.allocate(1, 4L << 20));
+            assertTrue(over.getMessage().contains("cannot take 4194304 more bytes"), over.getMessage());
+            child.free(aligned);
+            assertEquals(0, child.usedBytes());
+        }
+    }
+
+    @Test
+    void shouldChangeNothingWhenTheAllocatorRefusesAFree() {
+        ChildAllocator child = pages.newChild("c", 1 << 20);
+        MemorySegment segment = child.allocate(100);
+        pages.free(segment); // the user's bug: freed behind the child's back
+        assertThrows(IllegalStateException.class, () -> child.free(segment));
+        assertEquals(1, child.liveAllocations(), "still recorded");
+        assertEquals(112, child.usedBytes(), "still charged");
+    }
+
+    @Test
     void shouldRefuseANegativeLimit() {
         IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.newChild("x", -1));
         assertTrue(refused.getMessage().contains("'x'"), refused.getMessage());

@@ -148,6 +148,32 @@ class DebugModeTest {
     }
 
     @Test
+    void shouldLoseNoHealthyObjectWhenAUseAfterFreeIsCaughtWhileASlabIsCarved() {
+        java.util.List<MemorySegment> objects = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            objects.add(pages.allocate(2048)); // two slabs of four 2 KiB objects, all out
+        }
+        pages.free(objects.removeLast());
+        pages.free(objects.removeLast());
+        pages.trim(); // one partial slab with two free objects, magazines empty
+        MemorySegment block = pages.allocate(8192);
+        pages.free(block); // poisoned, waiting in this thread's page cache
+        block.set(JAVA_BYTE, 100, (byte) 1); // written after its free
+        assertThrows(IllegalStateException.class, () -> pages.allocate(2048), "caught when a slab is carved from it");
+        objects.forEach(pages::free);
+        pages.trim();
+        assertEquals(0, pages.slabs().objectBytesOut(), "the two objects the batch had taken went back");
+    }
+
+    @Test
+    void shouldReportALargeMappingStillLive() {
+        MemorySegment large = pages.allocate(32L << 20);
+        assertTrue(pages.leakReport().contains("allocated 0x" + Long.toHexString(large.address())), pages.leakReport());
+        pages.free(large);
+        assertEquals("", pages.leakReport());
+    }
+
+    @Test
     void shouldCostNothingAndReportNothingWhenOff() {
         try (PageAllocator plain = PageAllocator.builder().capacity(4L << 20).debug(false).build()) {
             plain.allocate(100);

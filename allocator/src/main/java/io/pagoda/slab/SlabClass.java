@@ -80,31 +80,41 @@ final class SlabClass {
      */
     int take(long[] into, int n) {
         int taken = 0;
-        while (true) {
-            lock.lock();
-            try {
-                while (taken < n && partialHead != NO_FRAME) {
-                    into[taken++] = popLocked(partialHead);
+        try {
+            while (true) {
+                lock.lock();
+                try {
+                    while (taken < n && partialHead != NO_FRAME) {
+                        into[taken] = popLocked(partialHead);
+                        taken++;
+                    }
+                } finally {
+                    lock.unlock();
                 }
-            } finally {
-                lock.unlock();
+                if (taken == n) {
+                    return taken;
+                }
+                int head = frames.allocate(slabOrder);
+                if (head == NO_FRAME) {
+                    return taken;
+                }
+                carve(head);
+                lock.lock();
+                try {
+                    slabs++;
+                    emptySlabs++;
+                    pushPartialLocked(head);
+                } finally {
+                    lock.unlock();
+                }
             }
-            if (taken == n) {
-                return taken;
+        } catch (RuntimeException | Error failure) {
+            // A corrupt slab or a debug-mode report cut the batch short: what it took goes back
+            // (each object still carries its free marker), so that no healthy object is lost.
+            if (taken > 0) {
+                giveBack(into, 0, taken);
             }
-            int head = frames.allocate(slabOrder);
-            if (head == NO_FRAME) {
-                return taken;
-            }
-            carve(head);
-            lock.lock();
-            try {
-                slabs++;
-                emptySlabs++;
-                pushPartialLocked(head);
-            } finally {
-                lock.unlock();
-            }
+            throw failure;
         }
     }
 
