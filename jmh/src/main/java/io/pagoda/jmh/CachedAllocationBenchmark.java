@@ -4,6 +4,7 @@ import io.netty.buffer.AdaptiveByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.pagoda.PageAllocator;
+import io.pagoda.netty.PagodaByteBufAllocator;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -68,6 +69,7 @@ public class CachedAllocationBenchmark {
     private PageAllocator pages;
     private PageAllocator zeroing;
     private PooledByteBufAllocator pooled;
+    private PagodaByteBufAllocator pagodaNetty;
     private AdaptiveByteBufAllocator adaptive;
 
     /** Loads jemalloc before the jemalloc benchmark runs, or fails it with the reason. */
@@ -84,6 +86,7 @@ public class CachedAllocationBenchmark {
         pages = PageAllocator.builder().capacity(1L << 30).build();
         zeroing = PageAllocator.builder().capacity(1L << 30).zeroed(true).build();
         pooled = Netty.pooled();
+        pagodaNetty = new PagodaByteBufAllocator(pages);
         adaptive = Netty.adaptive();
     }
 
@@ -118,6 +121,14 @@ public class CachedAllocationBenchmark {
     @Benchmark
     public ByteBuf nettyPooled() {
         ByteBuf buffer = pooled.directBuffer(size, size);
+        buffer.release();
+        return buffer;
+    }
+
+    /** Pagoda behind Netty's ByteBuf API ({@link PagodaByteBufAllocator}): what a Netty server pays. */
+    @Benchmark
+    public ByteBuf pagodaNetty() {
+        ByteBuf buffer = pagodaNetty.directBuffer(size, size);
         buffer.release();
         return buffer;
     }
