@@ -504,7 +504,6 @@ class AdversarialSlabTest {
         if (debug) {
             assertEquals("", pages.leakReport());
         }
-        System.out.println("race workload: ooms " + ooms);
     }
 
     @Test
