@@ -105,7 +105,7 @@ final class DebugChecks {
      *
      * @throws IllegalStateException if it was written after its last free; it is not handed out
      */
-    void allocated(long offset, long bytes, boolean slabObject) {
+    void allocated(long offset, long bytes) {
         claimed(offset, bytes);
         long address = base + offset;
         live.put(address, new Owner("allocated", address, bytes, 0, sampled()));

@@ -299,9 +299,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
-        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
-            throw new IllegalArgumentException("byteAlignment must be a positive power of two: " + byteAlignment);
-        }
+        checkAlignment(byteAlignment);
         if (byteAlignment <= SizeClasses.QUANTUM) {
             return allocate(byteSize);
         }
@@ -347,7 +345,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             offset = allocateObjectSlow(sizeClass, byteSize);
         }
         if (debug != null) {
-            debug.allocated(offset, sizeClasses.size(sizeClass), true);
+            debug.allocated(offset, sizeClasses.size(sizeClass));
         }
         if (zeroed) {
             region.memory().asSlice(offset, sizeClasses.size(sizeClass)).fill((byte) 0);
@@ -359,7 +357,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private long takeFrames(int order, long requestedBytes) {
         long offset = (long) allocateFrames(order, requestedBytes) << pageShift;
         if (debug != null) {
-            debug.allocated(offset, blockSize(order), false);
+            debug.allocated(offset, blockSize(order));
         }
         if (zeroed) {
             region.memory().asSlice(offset, blockSize(order)).fill((byte) 0);
@@ -888,9 +886,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      *         positive power of two or cannot be served
      */
     public long usableSize(long byteSize, long byteAlignment) {
-        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
-            throw new IllegalArgumentException("byteAlignment must be a positive power of two: " + byteAlignment);
-        }
+        checkAlignment(byteAlignment);
         if (byteSize < 0) {
             throw badSize(byteSize);
         }
@@ -1044,6 +1040,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     private String describeRegion() {
         return "[0x" + Long.toHexString(region.base()) + ", 0x" + Long.toHexString(region.base() + capacity()) + ")";
+    }
+
+    /** The check every aligned request makes, arenas' included. */
+    static void checkAlignment(long byteAlignment) {
+        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
+            throw new IllegalArgumentException("byteAlignment must be a positive power of two: " + byteAlignment);
+        }
     }
 
     private void checkOrder(int order) {

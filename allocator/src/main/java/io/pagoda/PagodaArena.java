@@ -66,9 +66,7 @@ final class PagodaArena implements Arena {
         if (byteSize < 0) {
             throw new IllegalArgumentException("byteSize must not be negative: " + byteSize);
         }
-        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
-            throw new IllegalArgumentException("byteAlignment must be a positive power of two: " + byteAlignment);
-        }
+        PageAllocator.checkAlignment(byteAlignment);
         if (lock != null) {
             lock.lock();
         }
