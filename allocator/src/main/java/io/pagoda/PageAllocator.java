@@ -1,6 +1,7 @@
 package io.pagoda;
 
 import io.pagoda.buddy.BuddySystem;
+import io.pagoda.buddy.Lifetimes;
 import io.pagoda.buddy.Zone;
 import io.pagoda.pcp.CacheReaper;
 import io.pagoda.pcp.CacheSnapshot;
@@ -11,6 +12,8 @@ import io.pagoda.slab.FrameSource;
 import io.pagoda.slab.SizeClasses;
 import io.pagoda.slab.Slabs;
 import io.pagoda.stats.BuddyInfo;
+import io.pagoda.stats.PageTypeInfo;
+import io.pagoda.stats.UnusableIndex;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -85,6 +88,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public static final int DEFAULT_CACHED_ORDERS = 4;
     /** Most cached orders. */
     public static final int MAX_CACHED_ORDERS = 8;
+    /** log2 of the default pageblock's bytes: 2 MiB, a transparent huge page. */
+    private static final int DEFAULT_PAGEBLOCK_SHIFT = 21;
     /** Default idle time after which a per-thread cache is emptied. */
     public static final Duration DEFAULT_CACHE_IDLE_TIMEOUT = Duration.ofSeconds(2);
     /** Most frames one allocator manages: 2^30 (4 TiB of 4 KiB frames), so frame numbers fit an int. */
@@ -104,9 +109,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         FFM_ARENA
     }
 
-    // One lifetime type until lifetimes are grouped into pageblocks; the lists are indexed by it already.
-    private static final int SHORT_LIVED = 0;
-    private static final int LIFETIME_TYPES = 1;
+    private static final int SHORT_LIVED = Lifetimes.SHORT_LIVED;
+    /** Slabs live as long as any object in them: long-lived, as the kernel's are unmovable. */
+    private static final int SLAB_LIFETIME = Lifetimes.LONG_LIVED;
 
     private final Region region;
     private final BuddySystem buddy;
@@ -152,7 +157,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         this.regionScope = region.memory().scope();
         this.debug = builder.debug ? new DebugChecks(region.memory(), region.base(), builder.debugSampling) : null;
         this.largeMappings = new LargeMappings(builder.pageSize, backing == Backing.MMAP_NORESERVE);
-        this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, LIFETIME_TYPES);
+        int pageblockOrder = builder.pageblockOrder >= 0 ? builder.pageblockOrder
+                : Math.max(0, Math.min(maxOrder, DEFAULT_PAGEBLOCK_SHIFT - pageShift));
+        this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, pageblockOrder, builder.groupByLifetime);
         // One node with one zone until nodes are mapped to thread groups: one set of caches.
         Zone zone = buddy.nodes().get(0).zones().get(0);
         long idle = builder.cacheIdleTimeout.toNanos();
@@ -178,15 +185,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final class SlabFrames implements FrameSource {
         @Override
         public int allocate(int order) {
-            int pfn;
-            if (order < cachedOrders) {
-                pfn = caches.allocate(order); // drains the page caches before it gives up
-            } else {
-                pfn = buddy.allocate(order, SHORT_LIVED);
-                if (pfn == PageDescriptors.NO_FRAME && caches != null) {
-                    caches.drainAll();
-                    pfn = buddy.allocate(order, SHORT_LIVED);
-                }
+            int pfn = buddy.allocate(order, SLAB_LIFETIME);
+            if (pfn == PageDescriptors.NO_FRAME && caches != null) {
+                caches.drainAll();
+                pfn = buddy.allocate(order, SLAB_LIFETIME);
             }
             if (debug != null && pfn != PageDescriptors.NO_FRAME) {
                 debug.claimed((long) pfn << pageShift, blockSize(order)); // carving writes into it
@@ -218,9 +220,25 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException    if the allocator is closed
      */
     public long allocatePages(int order) {
+        return allocatePages(order, Lifetime.SHORT_LIVED);
+    }
+
+    /**
+     * Allocates a block of {@code 2^order} frames that is expected to live as {@code lifetime}
+     * says; see {@link Lifetime}. Short-lived blocks of small orders come from the per-thread
+     * caches, the others from the zone under its lock. Free it with {@link #freePages}.
+     *
+     * @return the address of the block's first byte, aligned to the block's size
+     * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}
+     * @throws NullPointerException     if lifetime is null
+     * @throws OutOfPagesException      if no free block of that order or larger exists
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public long allocatePages(int order, Lifetime lifetime) {
+        Objects.requireNonNull(lifetime, "lifetime");
         ensureOpen();
         checkOrder(order);
-        return region.base() + takeFrames(order, -1);
+        return region.base() + takeFrames(order, lifetime.type, -1);
     }
 
     /**
@@ -354,8 +372,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /** A block, checked and zeroed as the builder asked; its offset. */
-    private long takeFrames(int order, long requestedBytes) {
-        long offset = (long) allocateFrames(order, requestedBytes) << pageShift;
+    private long takeFrames(int order, int lifetime, long requestedBytes) {
+        long offset = (long) allocateFrames(order, lifetime, requestedBytes) << pageShift;
         if (debug != null) {
             debug.allocated(offset, blockSize(order));
         }
@@ -371,7 +389,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             return allocateLarge(byteSize);
         }
         int order = Math.max(minOrder, orderForSize(byteSize));
-        return region.memory().asSlice(takeFrames(order, byteSize), byteSize);
+        return region.memory().asSlice(takeFrames(order, SHORT_LIVED, byteSize), byteSize);
     }
 
     /** No block for a new slab: give back what the caches and empty slabs hold, and try once more. */
@@ -546,7 +564,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (byteSize > maxBlockBytes) {
             return allocateLarge(byteSize).address();
         }
-        return region.base() + takeFrames(orderForSize(byteSize), byteSize);
+        return region.base() + takeFrames(orderForSize(byteSize), SHORT_LIVED, byteSize);
     }
 
     /**
@@ -768,6 +786,43 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return BuddyInfo.format(buddy);
     }
 
+    /**
+     * The free blocks of each order per {@link Lifetime}, and the number of pageblocks of each,
+     * in the format of Linux's /proc/pagetypeinfo (pageblocks never touched show as "Untouched").
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public String pagetypeinfo() {
+        ensureOpen();
+        return PageTypeInfo.format(buddy);
+    }
+
+    /**
+     * The unusable free space index of each order, per zone, as Linux's
+     * {@code extfrag/unusable_index} prints it: for order j, the share of free memory in blocks
+     * too small for an order-j request (0: all of it can serve; 1: none can).
+     *
+     * @throws IllegalStateException if the allocator is closed
+     * @see #unusableIndex(int)
+     */
+    public String unusableIndex() {
+        ensureOpen();
+        return UnusableIndex.format(buddy);
+    }
+
+    /**
+     * The unusable free space index of {@code order} over all zones: the share of free memory
+     * (per-thread caches aside) that lies in blocks smaller than {@code 2^order} frames.
+     *
+     * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public double unusableIndex(int order) {
+        ensureOpen();
+        checkOrder(order);
+        return UnusableIndex.of(buddy, order);
+    }
+
     /** Bytes of the region: the capacity it was built with. */
     public long capacity() {
         return buddy.managedFrames() << pageShift;
@@ -842,6 +897,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     /** Bytes per frame. */
     public int pageSize() {
         return 1 << pageShift;
+    }
+
+    /** The order of the pageblocks in which blocks of one {@link Lifetime} are grouped. */
+    public int pageblockOrder() {
+        return buddy.nodes().get(0).zones().get(0).pageblockOrder();
     }
 
     /** The largest order: blocks hold at most {@code pageSize() << maxOrder()} bytes. */
@@ -994,16 +1054,21 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      *
      * @param requestedBytes the size asked for, for the failure's message; -1 when asked by order
      */
-    private int allocateFrames(int order, long requestedBytes) {
-        int pfn = order < cachedOrders ? caches.allocate(order) : buddy.allocate(order, SHORT_LIVED);
-        return pfn != PageDescriptors.NO_FRAME ? pfn : allocateSlow(order, requestedBytes);
+    private int allocateFrames(int order, int lifetime, long requestedBytes) {
+        int pfn = allocateFast(order, lifetime);
+        return pfn != PageDescriptors.NO_FRAME ? pfn : allocateSlow(order, lifetime, requestedBytes);
     }
 
-    private int allocateSlow(int order, long requestedBytes) {
+    /** Short-lived blocks of cached orders from the thread's cache, the others from the zone. */
+    private int allocateFast(int order, int lifetime) {
+        return order < cachedOrders && lifetime == SHORT_LIVED ? caches.allocate(order) : buddy.allocate(order, lifetime);
+    }
+
+    private int allocateSlow(int order, int lifetime, long requestedBytes) {
         // Objects in magazines, empty slabs and cached small blocks may be what keeps a block from
         // forming: give them all back (the kernel's drain_all_pages and shrink_slab), and try once more.
         trim();
-        int pfn = order < cachedOrders ? caches.allocate(order) : buddy.allocate(order, SHORT_LIVED);
+        int pfn = allocateFast(order, lifetime);
         if (pfn == PageDescriptors.NO_FRAME) {
             long bytes = requestedBytes < 0 ? blockSize(order) : requestedBytes;
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
@@ -1085,6 +1150,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private Duration cacheIdleTimeout = DEFAULT_CACHE_IDLE_TIMEOUT;
         private boolean zeroed;
         private boolean debug = Boolean.getBoolean("pagoda.debug");
+        private int pageblockOrder = -1;
+        private boolean groupByLifetime = true;
         private int debugSampling = 1;
 
         private Builder() {
@@ -1174,6 +1241,31 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
 
         /**
+         * The order of the pageblocks in which blocks of one {@link Lifetime} are grouped, at most
+         * {@code maxOrder}. Default: 2 MiB pageblocks (order 9 with 4 KiB pages), the size of a
+         * transparent huge page, or the largest block if smaller.
+         *
+         * @throws IllegalArgumentException if negative ({@link #build()} checks it against maxOrder)
+         */
+        public Builder pageblockOrder(int order) {
+            if (order < 0) {
+                throw new IllegalArgumentException("pageblockOrder must not be negative: " + order);
+            }
+            this.pageblockOrder = order;
+            return this;
+        }
+
+        /**
+         * Whether blocks are grouped by {@link Lifetime} in pageblocks. Default true; false keeps
+         * them all together, which only serves to measure what grouping gains (the kernel's
+         * {@code page_group_by_mobility_disabled}).
+         */
+        public Builder groupByLifetime(boolean group) {
+            this.groupByLifetime = group;
+            return this;
+        }
+
+        /**
          * How to back the region. Default {@link Backing#MMAP_NORESERVE}, which falls back to
          * {@link Backing#FFM_ARENA} where mmap is not available ({@link PageAllocator#backing()}
          * tells which was used).
@@ -1259,6 +1351,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (capacity % pageSize != 0) {
                 throw new IllegalArgumentException("capacity " + capacity + " is not a multiple of the page size "
                         + pageSize);
+            }
+            if (pageblockOrder > maxOrder) {
+                throw new IllegalArgumentException("pageblockOrder " + pageblockOrder + " is above maxOrder " + maxOrder);
             }
             if (capacity / pageSize > MAX_FRAMES) {
                 throw new IllegalArgumentException("capacity " + capacity + " spans " + capacity / pageSize

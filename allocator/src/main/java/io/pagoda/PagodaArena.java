@@ -113,7 +113,7 @@ final class PagodaArena implements Arena {
     }
 
     private long takeBlock(int order) {
-        long address = pages.allocatePages(order);
+        long address = pages.allocatePages(order, Lifetime.LONG_LIVED);
         if (blockCount == blocks.length) {
             blocks = Arrays.copyOf(blocks, blockCount * 2);
             orders = Arrays.copyOf(orders, blockCount * 2);

@@ -62,6 +62,21 @@ class BuilderTest {
             assertEquals(10, pages.maxOrder());
             assertEquals(4L << 20, pages.blockSize(10));
             assertEquals(8L << 20, pages.capacity());
+            assertEquals(9, pages.pageblockOrder(), "2 MiB pageblocks");
+        }
+    }
+
+    @Test
+    void shouldRefuseAPageblockOrderThatIsNegativeOrAboveMaxOrder() {
+        refuses(IllegalArgumentException.class, "pageblockOrder must not be negative: -1", () -> PageAllocator.builder().pageblockOrder(-1));
+        refuses(IllegalArgumentException.class, "pageblockOrder 11 is above maxOrder 10",
+                () -> PageAllocator.builder().capacity(8L << 20).pageblockOrder(11).build());
+    }
+
+    @Test
+    void shouldShrinkTheDefaultPageblockToTheLargestBlock() {
+        try (PageAllocator pages = PageAllocator.builder().capacity(8L << 20).maxOrder(5).build()) {
+            assertEquals(5, pages.pageblockOrder());
         }
     }
 

@@ -156,9 +156,10 @@ class DebugModeTest {
         pages.free(objects.removeLast());
         pages.free(objects.removeLast());
         pages.trim(); // one partial slab with two free objects, magazines empty
-        MemorySegment block = pages.allocate(8192);
-        pages.free(block); // poisoned, waiting in this thread's page cache
-        block.set(JAVA_BYTE, 100, (byte) 1); // written after its free
+        // Slabs are long-lived: the next one is carved from the long-lived block freed here.
+        long block = pages.allocatePages(1, Lifetime.LONG_LIVED);
+        pages.freePages(block, 1); // poisoned, back in the zone
+        MemorySegment.ofAddress(block).reinterpret(8192).set(JAVA_BYTE, 100, (byte) 1); // written after its free
         assertThrows(IllegalStateException.class, () -> pages.allocate(2048), "caught when a slab is carved from it");
         objects.forEach(pages::free);
         pages.trim();

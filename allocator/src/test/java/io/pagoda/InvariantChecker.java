@@ -1,5 +1,6 @@
 package io.pagoda;
 
+import io.pagoda.buddy.Lifetimes;
 import io.pagoda.buddy.Node;
 import io.pagoda.buddy.Zone;
 import io.pagoda.pcp.ThreadCaches;
@@ -243,7 +244,7 @@ final class InvariantChecker {
         require(untouched >= zone.startPfn() && untouched <= zone.endPfn(), zone, "frontier " + untouched + " outside the zone");
         used.set(untouched, zone.endPfn());
         long free = zone.endPfn() - untouched;
-        for (int lifetime = 0; lifetime < zone.lifetimes(); lifetime++) {
+        for (int lifetime = 0; lifetime < Lifetimes.COUNT; lifetime++) {
             for (int order = 0; order <= zone.maxOrder(); order++) {
                 long length = 0;
                 int prev = NO_FRAME;
@@ -258,6 +259,7 @@ final class InvariantChecker {
                             + PageDescriptors.state(info) + " order " + PageDescriptors.order(info));
                     require(used.nextSetBit(pfn) >= pfn + (1 << order) || used.nextSetBit(pfn) == -1, zone, block + " overlaps another free block");
                     used.set(pfn, pfn + (1 << order));
+                    checkGrouped(zone, pfn, order, lifetime);
                     checkMaximallyMerged(zone, pfn, order);
                     free += 1L << order;
                     length++;
@@ -268,6 +270,16 @@ final class InvariantChecker {
             }
         }
         return free;
+    }
+
+    /** A free block is on its pageblock's type's list, and a large one spans pageblocks of one type. */
+    private static void checkGrouped(Zone zone, int pfn, int order, int lifetime) {
+        int pageblock = 1 << zone.pageblockOrder();
+        for (int frame = pfn; frame < pfn + (1 << order); frame += pageblock) {
+            require(zone.pageblockType(frame) == lifetime, zone, "free block " + pfn + " of order " + order
+                    + " is on the " + Lifetimes.name(lifetime) + " list, but its pageblock at " + (frame & -pageblock)
+                    + " is " + Lifetimes.name(zone.pageblockType(frame)));
+        }
     }
 
     /** Every cached block is a CACHED head of its order, overlapping nothing; returns the frames cached. */

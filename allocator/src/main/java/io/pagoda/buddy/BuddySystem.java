@@ -24,17 +24,15 @@ public final class BuddySystem {
     /**
      * Builds a buddy system over frames {@code [0, frames)}: one node with one Normal zone.
      *
-     * @param lifetimes number of lifetime types the free lists are indexed by
+     * @param pageblockOrder  order of the pageblocks that group lifetimes, in [0, maxOrder]
+     * @param groupByLifetime false to keep all lifetime types together (for comparison)
      */
-    public BuddySystem(PageDescriptors descriptors, int frames, int maxOrder, int lifetimes) {
+    public BuddySystem(PageDescriptors descriptors, int frames, int maxOrder, int pageblockOrder, boolean groupByLifetime) {
         if (maxOrder < 0 || maxOrder > PageDescriptors.MAX_ORDER_LIMIT) {
             throw new IllegalArgumentException("maxOrder " + maxOrder + " outside [0, " + PageDescriptors.MAX_ORDER_LIMIT + "]");
         }
-        if (lifetimes < 1 || lifetimes > PageDescriptors.LIFETIME_LIMIT) {
-            throw new IllegalArgumentException("lifetimes " + lifetimes + " outside [1, " + PageDescriptors.LIFETIME_LIMIT + "]");
-        }
         List<Node> built = new ArrayList<>();
-        built.add(new Node(0, List.of(new Zone(NORMAL, 0, descriptors, 0, frames, maxOrder, lifetimes))));
+        built.add(new Node(0, List.of(new Zone(NORMAL, 0, descriptors, 0, frames, maxOrder, pageblockOrder, groupByLifetime))));
         this.nodes = List.copyOf(built);
         this.maxOrder = maxOrder;
         this.managedFrames = frames;

@@ -27,6 +27,23 @@ import static io.pagoda.region.PageDescriptors.TAIL;
  * </ol>
  * Both are O(maxOrder) and touch only head descriptors.
  *
+ * <h2>Grouping by lifetime</h2>
+ * The zone is cut into pageblocks of 2^pageblockOrder frames, each of one {@link Lifetimes lifetime
+ * type}, and every free block sits on the list of its pageblock's type. An allocation of type t
+ * ({@link #rmqueueLocked}) takes, in this order:
+ * <ol>
+ *   <li>the smallest free block of type t;</li>
+ *   <li>a whole free pageblock (or larger block) of another type, which becomes t's;</li>
+ *   <li>fresh pageblocks from the untouched frontier (below);</li>
+ *   <li>a block from inside another type's pageblock, largest first, claiming the whole pageblock
+ *       for t when at least half of it is free or already t's, else only borrowing the block (the
+ *       kernel's {@code __rmqueue_fallback} and {@code steal_suitable_fallback}).</li>
+ * </ol>
+ * Reusing free pageblocks before fresh ones keeps the memory in use small; stealing last, and in
+ * whole pageblocks where it can, keeps the types apart, so that short-lived memory coalesces into
+ * large blocks again once it is freed. Grouping can be turned off (the kernel's
+ * {@code page_group_by_mobility_disabled}): every type then uses the short-lived lists.
+ *
  * <h2>Deferred initialisation</h2>
  * Writing a descriptor for every max-order block of a 1 TiB zone up front would touch 1 GiB of
  * descriptor table. Like the kernel's deferred struct-page init, the zone instead keeps a frontier:
@@ -41,7 +58,9 @@ import static io.pagoda.region.PageDescriptors.TAIL;
  *       counts the lists and the untouched frames;</li>
  *   <li>alignment: a block of order k starts at a multiple of 2^k (the zone starts on a max-order
  *       boundary, so relative and absolute alignment agree);</li>
- *   <li>maximal merging: no two free buddies of the same order are both on the lists.</li>
+ *   <li>maximal merging: no two free buddies of the same order are both on the lists;</li>
+ *   <li>grouping: a free block is on the list of its pageblock's type, and a free block of
+ *       pageblock order or more spans pageblocks of one type.</li>
  * </ul>
  * Methods named {@code ...Locked} expect the caller to hold {@link #lock}.
  */
@@ -61,36 +80,46 @@ public final class Zone {
     private final int startPfn;
     private final int endPfn;
     private final int maxOrder;
-    private final int lifetimes;
+    private final int pageblockOrder;
+    private final boolean groupByLifetime;
 
     // Guarded by lock.
     private int untouchedPfn;
     private long freeFrames;
     private long allocatedFrames;
     private boolean retired;
+    /** Allocations served from another type's memory, and pageblocks claimed by them (vmstat's extfrag events). */
+    private long fallbacks;
+    private long pageblocksClaimed;
 
     /**
      * Creates a zone over {@code [startPfn, endPfn)}, all free.
      *
-     * @throws IllegalArgumentException if the range is empty or its start is not a multiple of
-     *         {@code 2^maxOrder}
+     * @param pageblockOrder  order of the pageblocks lifetimes are grouped in, at most maxOrder
+     * @param groupByLifetime false to keep every type on the short-lived lists
+     * @throws IllegalArgumentException if the range is empty, its start is not a multiple of
+     *         {@code 2^maxOrder}, or pageblockOrder is outside {@code [0, maxOrder]}
      */
     public Zone(String name, int nodeId, PageDescriptors descriptors, int startPfn, int endPfn, int maxOrder,
-                int lifetimes) {
+                int pageblockOrder, boolean groupByLifetime) {
         if (startPfn < 0 || endPfn <= startPfn) {
             throw new IllegalArgumentException("empty zone [" + startPfn + ", " + endPfn + ")");
         }
         if ((startPfn & ((1 << maxOrder) - 1)) != 0) {
             throw new IllegalArgumentException("zone start " + startPfn + " is not aligned to order " + maxOrder);
         }
+        if (pageblockOrder < 0 || pageblockOrder > maxOrder) {
+            throw new IllegalArgumentException("pageblock order " + pageblockOrder + " is outside [0, " + maxOrder + "]");
+        }
         this.name = name;
         this.nodeId = nodeId;
         this.descriptors = descriptors;
-        this.freeLists = new FreeLists(descriptors, maxOrder, lifetimes);
+        this.freeLists = new FreeLists(descriptors, maxOrder, Lifetimes.COUNT);
         this.startPfn = startPfn;
         this.endPfn = endPfn;
         this.maxOrder = maxOrder;
-        this.lifetimes = lifetimes;
+        this.pageblockOrder = pageblockOrder;
+        this.groupByLifetime = groupByLifetime;
         this.untouchedPfn = startPfn;
         this.freeFrames = endPfn - startPfn;
     }
@@ -117,7 +146,7 @@ public final class Zone {
         lock.lock();
         try {
             ensureLiveLocked();
-            int pfn = rmqueueSmallestLocked(order, lifetime);
+            int pfn = rmqueueLocked(order, lifetime);
             if (pfn != NO_FRAME) {
                 descriptors.setInfo(pfn, PageDescriptors.info(ALLOCATED, order, lifetime));
                 freeFrames -= 1L << order;
@@ -147,7 +176,7 @@ public final class Zone {
             if (info != PageDescriptors.info(ALLOCATED, order, PageDescriptors.lifetime(info))) {
                 return info;
             }
-            freeOnePageLocked(pfn, order, PageDescriptors.lifetime(info));
+            freeOnePageLocked(pfn, order);
             freeFrames += 1L << order;
             allocatedFrames -= 1L << order;
             return FREED;
@@ -170,7 +199,7 @@ public final class Zone {
             ensureLiveLocked();
             int taken = 0;
             while (taken < count) {
-                int pfn = rmqueueSmallestLocked(order, lifetime);
+                int pfn = rmqueueLocked(order, lifetime);
                 if (pfn == NO_FRAME) {
                     break;
                 }
@@ -200,7 +229,7 @@ public final class Zone {
                 checkCachedLocked(pfns[i], order);
             }
             for (int i = from; i < from + count; i++) {
-                freeOnePageLocked(pfns[i], order, PageDescriptors.lifetime(descriptors.info(pfns[i])));
+                freeOnePageLocked(pfns[i], order);
             }
             freeFrames += (long) count << order;
             allocatedFrames -= (long) count << order;
@@ -220,7 +249,7 @@ public final class Zone {
         try {
             ensureLiveLocked();
             checkCachedLocked(pfn, order);
-            freeOnePageLocked(pfn, order, PageDescriptors.lifetime(descriptors.info(pfn)));
+            freeOnePageLocked(pfn, order);
             freeFrames += 1L << order;
             allocatedFrames -= 1L << order;
         } finally {
@@ -237,50 +266,190 @@ public final class Zone {
     }
 
     /**
-     * The kernel's {@code __rmqueue_smallest}: takes the smallest free block of order &gt;= order
-     * off its list and splits it down to order. Falls back on carving untouched frames.
+     * The kernel's {@code __rmqueue}: a block of 2^order frames for {@code lifetime}, from the
+     * places the class comment lists, in its order; NO_FRAME if the zone has none.
      */
-    private int rmqueueSmallestLocked(int order, int lifetime) {
+    private int rmqueueLocked(int order, int lifetime) {
+        int type = groupByLifetime ? lifetime : Lifetimes.SHORT_LIVED;
+        int pfn = rmqueueSmallestLocked(order, type);
+        if (pfn == NO_FRAME && groupByLifetime) {
+            pfn = claimFreePageblocksLocked(order, type);
+        }
+        if (pfn == NO_FRAME) {
+            pfn = carveUntouchedLocked(order, type);
+        }
+        if (pfn == NO_FRAME && groupByLifetime) {
+            pfn = stealLocked(order, type);
+        }
+        return pfn;
+    }
+
+    /**
+     * The kernel's {@code __rmqueue_smallest}: takes the smallest free block of order &gt;= order
+     * off the lists of {@code type} and splits it down to order.
+     */
+    private int rmqueueSmallestLocked(int order, int type) {
         assert lock.isHeldByCurrentThread();
         for (int current = order; current <= maxOrder; current++) {
-            int pfn = freeLists.first(current, lifetime);
+            int pfn = freeLists.first(current, type);
             if (pfn != NO_FRAME) {
-                freeLists.remove(pfn, current, lifetime);
-                expandLocked(pfn, order, current, lifetime);
+                freeLists.remove(pfn, current, type);
+                expandLocked(pfn, order, current, type);
                 return pfn;
             }
         }
-        return carveUntouchedLocked(order, lifetime);
+        return NO_FRAME;
+    }
+
+    /**
+     * Takes a free block of pageblock order or more from another type, largest first, and makes
+     * all its pageblocks {@code type}'s: a whole free pageblock belongs to no one in particular.
+     */
+    private int claimFreePageblocksLocked(int order, int type) {
+        for (int current = maxOrder; current >= Math.max(order, pageblockOrder); current--) {
+            for (int fallback : Lifetimes.fallbacks(type)) {
+                int pfn = freeLists.first(current, fallback);
+                if (pfn != NO_FRAME) {
+                    freeLists.remove(pfn, current, fallback);
+                    setPageblockTypes(pfn, current, type);
+                    pageblocksClaimed += pageblocksIn(current);
+                    fallbacks++;
+                    expandLocked(pfn, order, current, type);
+                    return pfn;
+                }
+            }
+        }
+        return NO_FRAME;
+    }
+
+    /**
+     * The kernel's {@code __rmqueue_fallback} below pageblock order: memory from inside another
+     * type's pageblock. First it tries to claim a whole pageblock, looking at the largest blocks
+     * first (a big free block suggests a mostly free pageblock); an allocation that stays long, or
+     * a large one, claims when at least half the pageblock is free or already its type's. Failing
+     * that it borrows the smallest block that fits, split on its owner's lists: the pageblock keeps
+     * its type, and the harm is one small block out of place.
+     */
+    private int stealLocked(int order, int type) {
+        int top = Math.min(maxOrder, pageblockOrder - 1);
+        // The kernel's can_steal_fallback: small short-lived blocks come back soon, so they borrow.
+        if (order >= pageblockOrder / 2 || type != Lifetimes.SHORT_LIVED) {
+            for (int current = top; current >= order; current--) {
+                for (int fallback : Lifetimes.fallbacks(type)) {
+                    int pfn = freeLists.first(current, fallback);
+                    if (pfn != NO_FRAME && claimPageblockLocked(pfn, fallback, type)) {
+                        fallbacks++;
+                        return rmqueueSmallestLocked(order, type);
+                    }
+                }
+            }
+        }
+        for (int current = order; current <= top; current++) {
+            for (int fallback : Lifetimes.fallbacks(type)) {
+                int pfn = freeLists.first(current, fallback);
+                if (pfn != NO_FRAME) {
+                    fallbacks++;
+                    freeLists.remove(pfn, current, fallback);
+                    expandLocked(pfn, order, current, fallback);
+                    return pfn;
+                }
+            }
+        }
+        return NO_FRAME;
+    }
+
+    /**
+     * Makes the pageblock around {@code pfn} {@code type}'s, moving its free blocks to type's lists,
+     * if at least half of its frames are free or held by type's allocations; else changes nothing.
+     */
+    private boolean claimPageblockLocked(int pfn, int owner, int type) {
+        int start = pfn & -(1 << pageblockOrder);
+        int end = Math.min(endPfn, start + (1 << pageblockOrder));
+        int free = 0;
+        int alike = 0;
+        for (int head = start; head < end; head += blockFramesAt(head)) {
+            int info = descriptors.info(head);
+            int state = PageDescriptors.state(info);
+            if (state == FREE) {
+                free += 1 << PageDescriptors.order(info);
+            } else if (state != TAIL && PageDescriptors.lifetime(info) == type) {
+                alike += 1 << PageDescriptors.order(info);
+            }
+        }
+        if (free + alike < 1 << (pageblockOrder - 1)) {
+            return false;
+        }
+        for (int head = start; head < end; head += blockFramesAt(head)) {
+            int info = descriptors.info(head);
+            if (PageDescriptors.state(info) == FREE) {
+                int blockOrder = PageDescriptors.order(info);
+                freeLists.remove(head, blockOrder, owner);
+                freeLists.add(head, blockOrder, type);
+            }
+        }
+        descriptors.setPageblockType(start, type);
+        pageblocksClaimed++;
+        return true;
+    }
+
+    /**
+     * Frames from a head to the next head when walking a pageblock. Heads of blocks that move
+     * between allocated and cached without the lock keep their order, so a racing read is safe.
+     */
+    private int blockFramesAt(int pfn) {
+        int info = descriptors.info(pfn);
+        return PageDescriptors.state(info) == TAIL ? 1 : 1 << PageDescriptors.order(info);
+    }
+
+    /** The type of the pageblock that holds {@code pfn}. */
+    private int pageblockTypeOf(int pfn) {
+        return descriptors.pageblockType(pfn & -(1 << pageblockOrder));
+    }
+
+    /** Sets the type of every pageblock the block of 2^order frames at pfn overlaps. */
+    private void setPageblockTypes(int pfn, int order, int type) {
+        int first = pfn & -(1 << pageblockOrder);
+        int end = Math.min(endPfn, pfn + (1 << order));
+        for (int start = first; start < end; start += 1 << pageblockOrder) {
+            descriptors.setPageblockType(start, type);
+        }
+    }
+
+    private int pageblocksIn(int order) {
+        return 1 << Math.max(0, order - pageblockOrder);
     }
 
     /**
      * The kernel's {@code expand}: the block of order {@code high} at {@code pfn} is split until
-     * order {@code low} remains; each upper half goes back on the free list of its order.
+     * order {@code low} remains; each upper half goes back on the free list of its order and of
+     * {@code type}, the type of the pageblock it lies in.
      */
-    private void expandLocked(int pfn, int low, int high, int lifetime) {
+    private void expandLocked(int pfn, int low, int high, int type) {
         assert lock.isHeldByCurrentThread();
         while (high > low) {
             high--;
-            freeLists.add(pfn + (1 << high), high, lifetime);
+            freeLists.add(pfn + (1 << high), high, type);
         }
     }
 
     /**
      * Deferred initialisation: carves blocks off the untouched frontier until one of order
      * &gt;= {@code order} is found, which is split to order and returned. Smaller blocks (only near
-     * the end of a zone whose size is not a multiple of the max-order block) go on the lists.
+     * the end of a zone whose size is not a multiple of the max-order block) go on the lists. Every
+     * pageblock carved becomes {@code type}'s.
      */
-    private int carveUntouchedLocked(int order, int lifetime) {
+    private int carveUntouchedLocked(int order, int type) {
         assert lock.isHeldByCurrentThread();
         while (untouchedPfn < endPfn) {
             int pfn = untouchedPfn;
             int blockOrder = largestBlockOrderAt(pfn, endPfn - pfn);
             untouchedPfn += 1 << blockOrder;
+            setPageblockTypes(pfn, blockOrder, type);
             if (blockOrder >= order) {
-                expandLocked(pfn, order, blockOrder, lifetime);
+                expandLocked(pfn, order, blockOrder, type);
                 return pfn;
             }
-            freeLists.add(pfn, blockOrder, lifetime);
+            freeLists.add(pfn, blockOrder, type);
         }
         return NO_FRAME;
     }
@@ -294,10 +463,16 @@ public final class Zone {
 
     /**
      * The kernel's {@code __free_one_page}: merges the block at {@code pfn} with its buddy while
-     * the buddy is a free block of the same order, then puts the result on its free list.
+     * the buddy is a free block of the same order, then puts the result on the list of its
+     * pageblock's type. A merge past pageblock order makes the buddy's pageblocks that type too,
+     * so that a large free block is of one type throughout.
      */
-    private void freeOnePageLocked(int pfn, int order, int lifetime) {
+    private void freeOnePageLocked(int pfn, int order) {
         assert lock.isHeldByCurrentThread();
+        int type = pageblockTypeOf(pfn);
+        if (order > pageblockOrder) {
+            setPageblockTypes(pfn, order, type);
+        }
         descriptors.setInfo(pfn, TAIL);
         while (order < maxOrder) {
             int buddy = findBuddyPfn(pfn, order);
@@ -308,12 +483,16 @@ public final class Zone {
             if (PageDescriptors.state(buddyInfo) != FREE || PageDescriptors.order(buddyInfo) != order) {
                 break;
             }
-            freeLists.remove(buddy, order, PageDescriptors.lifetime(buddyInfo));
+            int buddyType = PageDescriptors.lifetime(buddyInfo);
+            freeLists.remove(buddy, order, buddyType);
+            if (buddyType != type) { // only past pageblock order: inside a pageblock, free blocks share its type
+                setPageblockTypes(buddy, order, type);
+            }
             descriptors.setInfo(buddy, TAIL); // the swallowed head is now inside the merged block
             pfn &= buddy;
             order++;
         }
-        freeLists.add(pfn, order, lifetime);
+        freeLists.add(pfn, order, type);
     }
 
     private void ensureLiveLocked() {
@@ -343,24 +522,59 @@ public final class Zone {
      */
     public long[] freeBlocksPerOrder() {
         long[] blocks = new long[maxOrder + 1];
+        for (long[] ofType : freeBlocksPerTypeAndOrder()) {
+            for (int order = 0; order <= maxOrder; order++) {
+                blocks[order] += ofType[order];
+            }
+        }
+        return blocks;
+    }
+
+    /**
+     * The number of free blocks of each lifetime type and order, for /proc/pagetypeinfo:
+     * {@code result[type][order]}, with untouched frames as their blocks in row
+     * {@link Lifetimes#COUNT} (they belong to no type yet).
+     */
+    public long[][] freeBlocksPerTypeAndOrder() {
+        long[][] blocks = new long[Lifetimes.COUNT + 1][maxOrder + 1];
         lock.lock();
         try {
-            for (int order = 0; order <= maxOrder; order++) {
-                for (int lifetime = 0; lifetime < lifetimes; lifetime++) {
-                    blocks[order] += freeLists.count(order, lifetime);
+            for (int type = 0; type < Lifetimes.COUNT; type++) {
+                for (int order = 0; order <= maxOrder; order++) {
+                    blocks[type][order] = freeLists.count(order, type);
                 }
             }
             // Carving takes the largest aligned block at each step, so the untouched frames split
             // into max-order blocks plus one block per set bit of the remainder below max order.
             long untouched = endPfn - untouchedPfn;
-            blocks[maxOrder] += untouched >>> maxOrder;
+            blocks[Lifetimes.COUNT][maxOrder] = untouched >>> maxOrder;
             for (int order = 0; order < maxOrder; order++) {
-                blocks[order] += (untouched >>> order) & 1;
+                blocks[Lifetimes.COUNT][order] = (untouched >>> order) & 1;
             }
         } finally {
             lock.unlock();
         }
         return blocks;
+    }
+
+    /**
+     * The number of pageblocks of each lifetime type, with the untouched ones (of no type yet) at
+     * index {@link Lifetimes#COUNT}: pagetypeinfo's "Number of blocks type".
+     */
+    public long[] pageblocksPerType() {
+        long[] counts = new long[Lifetimes.COUNT + 1];
+        int pageblock = 1 << pageblockOrder;
+        lock.lock();
+        try {
+            for (int start = startPfn; start < untouchedPfn; start += pageblock) {
+                counts[descriptors.pageblockType(start)]++;
+            }
+            long firstUntouched = (untouchedPfn + pageblock - 1L) & -pageblock; // past a pageblock begun near the end
+            counts[Lifetimes.COUNT] = Math.max(0, (endPfn - firstUntouched + pageblock - 1) / pageblock);
+        } finally {
+            lock.unlock();
+        }
+        return counts;
     }
 
     /** Free frames: on the free lists plus untouched. */
@@ -428,8 +642,37 @@ public final class Zone {
         return maxOrder;
     }
 
-    public int lifetimes() {
-        return lifetimes;
+    public int pageblockOrder() {
+        return pageblockOrder;
+    }
+
+    public boolean groupsByLifetime() {
+        return groupByLifetime;
+    }
+
+    /** The type of the pageblock that holds {@code pfn}. Caller holds the lock or the zone is quiescent. */
+    public int pageblockType(int pfn) {
+        return pageblockTypeOf(pfn);
+    }
+
+    /** Allocations served from another type's memory, since the zone was made. */
+    public long fallbacks() {
+        lock.lock();
+        try {
+            return fallbacks;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Pageblocks that changed type to serve an allocation, since the zone was made. */
+    public long pageblocksClaimed() {
+        lock.lock();
+        try {
+            return pageblocksClaimed;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Frames spanned by the zone. */

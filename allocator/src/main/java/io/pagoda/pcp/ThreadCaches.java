@@ -1,5 +1,6 @@
 package io.pagoda.pcp;
 
+import io.pagoda.buddy.Lifetimes;
 import io.pagoda.buddy.Zone;
 import io.pagoda.region.PageDescriptors;
 
@@ -54,8 +55,8 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  */
 public final class ThreadCaches {
 
-    /** The caches hold blocks of the default lifetime type; other types go to the zone. */
-    private static final int LIFETIME = 0;
+    /** The caches hold short-lived blocks only; other types go to the zone. */
+    private static final int LIFETIME = Lifetimes.SHORT_LIVED;
     /**
      * Full batches the depot keeps per order: with the largest default batch (64 frames), at most
      * 2 MiB per order waits there between a thread that frees and one that allocates.
@@ -255,7 +256,9 @@ public final class ThreadCaches {
         // caller's until pushed, so its descriptor is written outside the operation.
         int info = descriptors.info(pfn);
         if (info != PageDescriptors.info(ALLOCATED, order, LIFETIME)) {
-            return info;
+            // Blocks of other lifetimes bypass the caches; the zone frees them, or refuses what is
+            // not an allocated block of that order (and says what it found) as the caches would.
+            return zone.free(pfn, order);
         }
         descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, LIFETIME));
         OwnedCache<CacheStacks> cache = registry.tabledCache(Thread.currentThread());

@@ -23,12 +23,22 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  *                         frame's index in the slab (below); zero elsewhere         owns the block
  *     16     4  freelist  in a slab's head: index of its first free object, or -1   slab class, under its lock
  *     20     4  inuse     in a slab's head: objects out of the slab                 slab class, under its lock
- *     24     8  reserved  zero
+ *     24     4  pageblock in a pageblock's first frame: the lifetime type     zone, under its lock
+ *                         the pageblock is grouped under (see below)
+ *     28     4  reserved  zero
  * </pre>
  * The offsets are derived from {@link #LAYOUT}, so this table, the layout and the code agree. As
  * in the kernel, where {@code struct page} is a union of what each user of a page keeps, the
  * fields past {@code info} belong to whichever layer owns the block; a block in the zone, or in a
- * per-thread cache, has them zero.
+ * per-thread cache, has them zero. The exception is {@code pageblock}, which belongs to the zone
+ * whatever the frame holds.
+ *
+ * <h2>Pageblocks</h2>
+ * The kernel groups frames by mobility in pageblocks of 2^pageblock_order frames, each with a
+ * migrate type in a bitmap beside {@code mem_map}. Pagoda groups them by lifetime, and keeps a
+ * pageblock's type in the {@code pageblock} field of its first frame: the table is there already,
+ * and a pageblock never touched costs no resident memory for it. The field is meaningful only on
+ * frames aligned to the pageblock order, and only once the zone has carved the pageblock.
  *
  * <h2>The info word</h2>
  * <pre>
@@ -80,7 +90,8 @@ public final class PageDescriptors {
             JAVA_INT.withName("slab"),
             JAVA_INT.withName("freelist"),
             JAVA_INT.withName("inuse"),
-            MemoryLayout.paddingLayout(8));
+            JAVA_INT.withName("pageblock"),
+            MemoryLayout.paddingLayout(4));
 
     /** Bytes per descriptor: 32. */
     public static final long DESCRIPTOR_BYTES = LAYOUT.byteSize();
@@ -91,6 +102,7 @@ public final class PageDescriptors {
     private static final long SLAB_OFFSET = LAYOUT.byteOffset(groupElement("slab"));
     private static final long FREELIST_OFFSET = LAYOUT.byteOffset(groupElement("freelist"));
     private static final long INUSE_OFFSET = LAYOUT.byteOffset(groupElement("inuse"));
+    private static final long PAGEBLOCK_OFFSET = LAYOUT.byteOffset(groupElement("pageblock"));
     private static final int DESCRIPTOR_SHIFT = Long.numberOfTrailingZeros(DESCRIPTOR_BYTES);
 
     /** The sentinel for "no frame" in links and results. */
@@ -206,6 +218,15 @@ public final class PageDescriptors {
 
     public void setInuse(int pfn, int objects) {
         table.set(JAVA_INT_UNALIGNED, offset(pfn) + INUSE_OFFSET, objects);
+    }
+
+    /** The lifetime type of the pageblock that starts at {@code pfn}; see the class comment. */
+    public int pageblockType(int pfn) {
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + PAGEBLOCK_OFFSET);
+    }
+
+    public void setPageblockType(int pfn, int lifetime) {
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + PAGEBLOCK_OFFSET, lifetime);
     }
 
     private static long offset(int pfn) {
