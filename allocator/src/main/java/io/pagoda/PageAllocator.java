@@ -2,10 +2,13 @@ package io.pagoda;
 
 import io.pagoda.buddy.BuddySystem;
 import io.pagoda.buddy.Lifetimes;
+import io.pagoda.buddy.Watermarks;
 import io.pagoda.buddy.Zone;
 import io.pagoda.pcp.CacheReaper;
 import io.pagoda.pcp.CacheSnapshot;
 import io.pagoda.pcp.ThreadCaches;
+import io.pagoda.reclaim.Reclaimer;
+import io.pagoda.reclaim.Shrinkers;
 import io.pagoda.region.PageDescriptors;
 import io.pagoda.region.Region;
 import io.pagoda.slab.FrameSource;
@@ -14,6 +17,7 @@ import io.pagoda.slab.Slabs;
 import io.pagoda.stats.BuddyInfo;
 import io.pagoda.stats.PageTypeInfo;
 import io.pagoda.stats.UnusableIndex;
+import io.pagoda.stats.ZoneInfo;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,6 +27,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * An off-heap page allocator: the Linux kernel's buddy allocator over one reserved region.
@@ -110,6 +115,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private static final int SHORT_LIVED = Lifetimes.SHORT_LIVED;
+    /** What direct reclaim asks the shrinkers for at least: the kernel's SWAP_CLUSTER_MAX. */
+    private static final int DIRECT_RECLAIM_FRAMES = 32;
     /** Slabs live as long as any object in them: long-lived, as the kernel's are unmovable. */
     private static final int SLAB_LIFETIME = Lifetimes.LONG_LIVED;
 
@@ -132,6 +139,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     /** The arenas open now; guarded by this. */
     private final java.util.Set<PagodaArena> openArenas = new java.util.HashSet<>();
     private final CacheReaper reaper;
+    private final Shrinkers shrinkers = new Shrinkers();
+    private final Reclaimer reclaimer;
+    private final LongAdder directReclaims = new LongAdder();
+    private final LongAdder directReclaimedBytes = new LongAdder();
     private final Backing backing;
     private final int pageShift;
     private final int maxOrder;
@@ -159,7 +170,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         this.largeMappings = new LargeMappings(builder.pageSize, backing == Backing.MMAP_NORESERVE);
         int pageblockOrder = builder.pageblockOrder >= 0 ? builder.pageblockOrder
                 : Math.max(0, Math.min(maxOrder, DEFAULT_PAGEBLOCK_SHIFT - pageShift));
-        this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, pageblockOrder, builder.groupByLifetime);
+        long minFreeFrames = builder.minFreeBytes >= 0 ? builder.minFreeBytes >>> pageShift
+                : Watermarks.defaultMinFrames(frames, pageShift);
+        this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, pageblockOrder, builder.groupByLifetime,
+                minFreeFrames);
         // One node with one zone until nodes are mapped to thread groups: one set of caches.
         Zone zone = buddy.nodes().get(0).zones().get(0);
         long idle = builder.cacheIdleTimeout.toNanos();
@@ -179,16 +193,20 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             reapers.add(caches::reap);
         }
         this.reaper = new CacheReaper("pagoda-cache-reaper", reapers, idle);
+        this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift);
+        buddy.onLowWatermark(reclaimer::wake);
     }
 
     /** Blocks for slabs: the page allocation fast path, without its failure report. */
     private final class SlabFrames implements FrameSource {
         @Override
         public int allocate(int order) {
-            int pfn = buddy.allocate(order, SLAB_LIFETIME);
-            if (pfn == PageDescriptors.NO_FRAME && caches != null) {
-                caches.drainAll();
-                pfn = buddy.allocate(order, SLAB_LIFETIME);
+            int pfn = buddy.allocate(order, SLAB_LIFETIME, false);
+            if (pfn == PageDescriptors.NO_FRAME) {
+                if (caches != null) {
+                    caches.drainAll();
+                }
+                pfn = buddy.allocate(order, SLAB_LIFETIME, shrinkers.inReclaim());
             }
             if (debug != null && pfn != PageDescriptors.NO_FRAME) {
                 debug.claimed((long) pfn << pageShift, blockSize(order)); // carving writes into it
@@ -239,6 +257,67 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         ensureOpen();
         checkOrder(order);
         return region.base() + takeFrames(order, lifetime.type, -1);
+    }
+
+    /**
+     * Allocates as {@link #allocatePages(int, Lifetime)} does, but answers 0 instead of throwing
+     * when no block can be found, after the same reclaim: for callers that shed load rather than
+     * fail (drop a connection, answer 503).
+     *
+     * @return the address of the block, or 0 if there is no memory for it
+     * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public long tryAllocatePages(int order, Lifetime lifetime) {
+        Objects.requireNonNull(lifetime, "lifetime");
+        ensureOpen();
+        checkOrder(order);
+        int pfn = findFrames(order, lifetime.type, false);
+        return pfn == PageDescriptors.NO_FRAME ? 0 : region.base() + prepared((long) pfn << pageShift, order);
+    }
+
+    /**
+     * Allocates a short-lived block of {@code 2^order} frames for work that must not fail for
+     * want of memory: memory that lets the program free memory, or answer an error. It may use
+     * the memory the min watermark keeps back from ordinary allocations (the kernel's
+     * {@code __GFP_HIGH}, {@code ALLOC_NO_WATERMARKS}). Free it with {@link #freePages}.
+     *
+     * @return the address of the block, aligned to its size
+     * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}
+     * @throws OutOfPagesException      if even the reserve below min has no block of that order
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public long allocateCritical(int order) {
+        ensureOpen();
+        checkOrder(order);
+        int pfn = findFrames(order, SHORT_LIVED, true);
+        if (pfn == PageDescriptors.NO_FRAME) {
+            throw outOfPages(order, -1);
+        }
+        return region.base() + prepared((long) pfn << pageShift, order);
+    }
+
+    /**
+     * Registers a cache that can give memory back when the allocator runs low; see
+     * {@link Shrinker}.
+     *
+     * @throws IllegalArgumentException if it is registered already
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public void registerShrinker(Shrinker shrinker) {
+        Objects.requireNonNull(shrinker, "shrinker");
+        ensureOpen();
+        shrinkers.register(shrinker, shrinker::freeableBytes, shrinker::shrink);
+    }
+
+    /**
+     * Unregisters a shrinker: it is not asked again once this returns, though a call that began
+     * before may still be running.
+     *
+     * @return false if it was not registered
+     */
+    public boolean unregisterShrinker(Shrinker shrinker) {
+        return shrinkers.unregister(shrinker);
     }
 
     /**
@@ -373,7 +452,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     /** A block, checked and zeroed as the builder asked; its offset. */
     private long takeFrames(int order, int lifetime, long requestedBytes) {
-        long offset = (long) allocateFrames(order, lifetime, requestedBytes) << pageShift;
+        return prepared((long) allocateFrames(order, lifetime, requestedBytes) << pageShift, order);
+    }
+
+    /** The block at offset, checked and zeroed as the builder asked; its offset. */
+    private long prepared(long offset, int order) {
         if (debug != null) {
             debug.allocated(offset, blockSize(order));
         }
@@ -396,12 +479,16 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private long allocateObjectSlow(int sizeClass, long byteSize) {
         trim();
         long offset = slabs.allocate(sizeClass);
+        if (offset == Slabs.NO_OBJECT && !shrinkers.inReclaim()) {
+            directReclaim(sizeClasses.slabOrder(sizeClass));
+            offset = slabs.allocate(sizeClass);
+        }
         if (offset == Slabs.NO_OBJECT) {
             int order = sizeClasses.slabOrder(sizeClass);
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
                     + " bytes) for a slab of " + sizeClasses.size(sizeClass) + "-byte objects, for a request of "
-                    + byteSize + " bytes; " + buddy.freeFrames() + " frames free in smaller blocks",
-                    order, BuddyInfo.format(buddy));
+                    + byteSize + " bytes; " + buddy.freeFrames() + " frames free in smaller blocks or below the min watermark",
+                    order, BuddyInfo.format(buddy), zoneinfo());
         }
         return offset;
     }
@@ -798,6 +885,31 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /**
+     * Each zone's free memory, watermarks and counters, and the reclaim counters, in the manner
+     * of Linux's /proc/zoneinfo (values in pages).
+     *
+     * <pre>
+     * Node 0, zone   Normal
+     *   pages free     16762882
+     *         min      8192
+     *         low      24969
+     *         high     41746
+     *         spanned  16777216
+     *         ...
+     * reclaim
+     *         pageoutrun      0
+     *         ...
+     * </pre>
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public String zoneinfo() {
+        ensureOpen();
+        return ZoneInfo.format(buddy, new ZoneInfo.Reclaim(reclaimer.runs(), reclaimer.reclaimedBytes() >>> pageShift,
+                directReclaims.sum(), directReclaimedBytes.sum() >>> pageShift, shrinkers.failures()));
+    }
+
+    /**
      * The unusable free space index of each order, per zone, as Linux's
      * {@code extfrag/unusable_index} prints it: for order j, the share of free memory in blocks
      * too small for an order-j request (0: all of it can serve; 1: none can).
@@ -1002,6 +1114,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (debug != null && !debug.leakReport().isEmpty()) {
                 System.err.println("Pagoda debug mode, at close:\n" + debug.leakReport());
             }
+            reclaimer.close(); // first: the shrinkers it may be running still free into an open allocator
             closed = true;
             reaper.close();
             buddy.retire();
@@ -1055,27 +1168,62 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * @param requestedBytes the size asked for, for the failure's message; -1 when asked by order
      */
     private int allocateFrames(int order, int lifetime, long requestedBytes) {
+        int pfn = findFrames(order, lifetime, false);
+        if (pfn == PageDescriptors.NO_FRAME) {
+            throw outOfPages(order, requestedBytes);
+        }
+        return pfn;
+    }
+
+    /** The fast path, then the slow path; NO_FRAME if both fail. */
+    private int findFrames(int order, int lifetime, boolean critical) {
         int pfn = allocateFast(order, lifetime);
-        return pfn != PageDescriptors.NO_FRAME ? pfn : allocateSlow(order, lifetime, requestedBytes);
+        return pfn != PageDescriptors.NO_FRAME ? pfn : allocateSlow(order, lifetime, critical);
     }
 
     /** Short-lived blocks of cached orders from the thread's cache, the others from the zone. */
     private int allocateFast(int order, int lifetime) {
-        return order < cachedOrders && lifetime == SHORT_LIVED ? caches.allocate(order) : buddy.allocate(order, lifetime);
+        return order < cachedOrders && lifetime == SHORT_LIVED ? caches.allocate(order) : buddy.allocate(order, lifetime, false);
     }
 
-    private int allocateSlow(int order, int lifetime, long requestedBytes) {
-        // Objects in magazines, empty slabs and cached small blocks may be what keeps a block from
-        // forming: give them all back (the kernel's drain_all_pages and shrink_slab), and try once more.
+    /**
+     * The kernel's {@code __alloc_pages_slowpath}, once the zones refused (no block, or the min
+     * watermark reached): first the memory the allocator holds itself (per-thread caches,
+     * magazines, empty slabs: the kernel's drain_all_pages), then direct reclaim by the shrinkers,
+     * then, for critical allocations and for a thread inside a shrinker, the memory below min.
+     *
+     * @return the head pfn, or NO_FRAME if all of that failed
+     */
+    private int allocateSlow(int order, int lifetime, boolean critical) {
         trim();
         int pfn = allocateFast(order, lifetime);
-        if (pfn == PageDescriptors.NO_FRAME) {
-            long bytes = requestedBytes < 0 ? blockSize(order) : requestedBytes;
-            throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
-                    + " bytes, for a request of " + bytes + " bytes); " + buddy.freeFrames()
-                    + " frames free in smaller blocks", order, BuddyInfo.format(buddy));
+        boolean inReclaim = shrinkers.inReclaim();
+        if (pfn == PageDescriptors.NO_FRAME && !inReclaim) {
+            directReclaim(order);
+            pfn = allocateFast(order, lifetime);
+        }
+        if (pfn == PageDescriptors.NO_FRAME && (critical || inReclaim)) {
+            pfn = buddy.allocate(order, lifetime, true);
         }
         return pfn;
+    }
+
+    /**
+     * The allocating thread reclaims for itself: asks the shrinkers for the block it needs, and
+     * at least the kernel's SWAP_CLUSTER_MAX (32 frames), so that the next allocations find memory too.
+     */
+    private void directReclaim(int order) {
+        long wanted = Math.max(blockSize(order), (long) DIRECT_RECLAIM_FRAMES << pageShift);
+        directReclaims.increment();
+        directReclaimedBytes.add(shrinkers.shrink(wanted));
+    }
+
+    private OutOfPagesException outOfPages(int order, long requestedBytes) {
+        long bytes = requestedBytes < 0 ? blockSize(order) : requestedBytes;
+        return new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
+                + " bytes, for a request of " + bytes + " bytes); " + buddy.freeFrames()
+                + " frames free in smaller blocks or below the min watermark", order,
+                BuddyInfo.format(buddy), zoneinfo());
     }
 
     /** smallest k with pageSize << k >= byteSize, for 0 < byteSize <= the largest block. */
@@ -1151,6 +1299,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private boolean zeroed;
         private boolean debug = Boolean.getBoolean("pagoda.debug");
         private int pageblockOrder = -1;
+        private long minFreeBytes = -1;
         private boolean groupByLifetime = true;
         private int debugSampling = 1;
 
@@ -1252,6 +1401,25 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                 throw new IllegalArgumentException("pageblockOrder must not be negative: " + order);
             }
             this.pageblockOrder = order;
+            return this;
+        }
+
+        /**
+         * The min watermark, in bytes, of all zones together (the kernel's {@code min_free_kbytes}):
+         * ordinary allocations stop short of it, and only {@linkplain PageAllocator#allocateCritical
+         * critical} allocations and shrinkers at work may use it. The low and high watermarks are
+         * derived from it as the kernel does (above min by a quarter of min, or 0.1% of the
+         * region if more, and twice that). Default: as the kernel's, sqrt(16 * capacity in KiB)
+         * KiB, from 128 KiB to 256 MiB and at most a quarter of the capacity: 32 MiB for 64 GiB.
+         * 0 lets ordinary allocations use every frame.
+         *
+         * @throws IllegalArgumentException if negative
+         */
+        public Builder minFreeBytes(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("minFreeBytes must not be negative: " + bytes);
+            }
+            this.minFreeBytes = bytes;
             return this;
         }
 

@@ -25,7 +25,7 @@ class BuddyAllocationTest {
     private PageAllocator pages;
 
     private PageAllocator allocator(long capacity) {
-        pages = PageAllocator.builder().capacity(capacity).cachedOrders(0).build();
+        pages = PageAllocator.builder().capacity(capacity).cachedOrders(0).minFreeBytes(0).build();
         return pages;
     }
 

@@ -28,7 +28,7 @@ class LifetimeGroupingTest {
     private Zone zone;
 
     private void allocator(long capacity, boolean grouped) {
-        pages = PageAllocator.builder().capacity(capacity).cachedOrders(0).groupByLifetime(grouped).build();
+        pages = PageAllocator.builder().capacity(capacity).cachedOrders(0).groupByLifetime(grouped).minFreeBytes(0).build();
         zone = pages.buddySystem().nodes().get(0).zones().get(0);
     }
 
@@ -92,10 +92,10 @@ class LifetimeGroupingTest {
     }
 
     @Test
-    void shouldClaimAPageblockOfAnotherTypeThatIsMostlyFree() {
+    void shouldClaimEveryPageblockALongLivedAllocationTakesMemoryFrom() {
         allocator(MAX_BLOCK, true);
         List<Long> frames = fillOneMaxBlock(Lifetime.SHORT_LIVED);
-        for (int i = 0; i < 300; i++) { // more than half of the first pageblock
+        for (int i = 0; i < 10; i++) { // a pageblock almost all in use
             pages.freePages(frames.get(i), 0);
         }
         long longLived = pages.allocatePages(0, Lifetime.LONG_LIVED);
@@ -108,15 +108,27 @@ class LifetimeGroupingTest {
     }
 
     @Test
-    void shouldBorrowWithoutClaimingFromAPageblockThatIsMostlyInUse() {
+    void shouldLetALargeShortLivedAllocationClaimAPageblockThatIsMostlyFree() {
         allocator(MAX_BLOCK, true);
-        List<Long> frames = fillOneMaxBlock(Lifetime.SHORT_LIVED);
-        for (int i = 0; i < 10; i++) {
+        List<Long> frames = fillOneMaxBlock(Lifetime.LONG_LIVED);
+        for (int i = 0; i < 320; i++) { // more than half of the first pageblock
             pages.freePages(frames.get(i), 0);
         }
-        long longLived = pages.allocatePages(0, Lifetime.LONG_LIVED);
-        assertEquals(0, pfn(longLived) / PAGEBLOCK_FRAMES);
-        assertEquals(Lifetimes.SHORT_LIVED, zone.pageblockType(0), "a pageblock mostly in use keeps its type");
+        long shortLived = pages.allocatePages(4); // 16 frames: large enough to claim (order >= 9 / 2)
+        assertEquals(Lifetimes.SHORT_LIVED, pageblockTypeAt(shortLived));
+        assertEquals(1, zone.pageblocksClaimed());
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldLetALargeShortLivedAllocationBorrowFromAPageblockMostlyInUse() {
+        allocator(MAX_BLOCK, true);
+        List<Long> frames = fillOneMaxBlock(Lifetime.LONG_LIVED);
+        for (int i = 0; i < 32; i++) {
+            pages.freePages(frames.get(i), 0);
+        }
+        long shortLived = pages.allocatePages(4);
+        assertEquals(Lifetimes.LONG_LIVED, pageblockTypeAt(shortLived), "a pageblock mostly in use keeps its type");
         assertEquals(0, zone.pageblocksClaimed());
         assertEquals(1, zone.fallbacks());
         InvariantChecker.check(pages);

@@ -59,7 +59,7 @@ class RandomizedModelTest {
     private static void run(long seed, int frames, int maxOrder, int cachedOrders) {
         SplittableRandom random = new SplittableRandom(seed);
         try (PageAllocator pages = PageAllocator.builder().capacity((long) frames * PAGE).maxOrder(maxOrder)
-                .cachedOrders(cachedOrders).cacheBatch(1 + random.nextInt(8)).cacheHigh(8 + random.nextInt(8)).build()) {
+                .cachedOrders(cachedOrders).cacheBatch(1 + random.nextInt(8)).cacheHigh(8 + random.nextInt(8)).minFreeBytes(0).build()) {
             Map<Long, Integer> held = new HashMap<>();
             Map<Long, MemorySegment> segments = new HashMap<>();
             List<Long> addresses = new ArrayList<>();
@@ -141,7 +141,7 @@ class RandomizedModelTest {
     private static void runMixed(long seed, int cachedOrders) {
         SplittableRandom random = new SplittableRandom(seed);
         try (PageAllocator pages = PageAllocator.builder().capacity(32L << 20).cachedOrders(cachedOrders)
-                .cacheBatch(1 + random.nextInt(16)).build()) {
+                .cacheBatch(1 + random.nextInt(16)).minFreeBytes(0).build()) {
             Map<Long, MemorySegment> live = new HashMap<>();
             List<Long> addresses = new ArrayList<>();
             for (int step = 0; step < STEPS; step++) {

@@ -35,7 +35,7 @@ class SmallObjectTest {
     private final Set<Long> live = new HashSet<>();
 
     private PageAllocator allocator(long capacity) {
-        pages = PageAllocator.builder().capacity(capacity).build();
+        pages = PageAllocator.builder().capacity(capacity).minFreeBytes(0).build();
         return pages;
     }
 

@@ -23,7 +23,7 @@ class ThreadCachesTest {
     private static final long FOUR_MIB = 4L << 20;
 
     private static PageAllocator.Builder small() {
-        return PageAllocator.builder().capacity(FOUR_MIB).cacheIdleTimeout(Duration.ofMinutes(10));
+        return PageAllocator.builder().capacity(FOUR_MIB).minFreeBytes(0).cacheIdleTimeout(Duration.ofMinutes(10));
     }
 
     @Test

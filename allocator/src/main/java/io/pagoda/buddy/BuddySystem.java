@@ -26,27 +26,45 @@ public final class BuddySystem {
      *
      * @param pageblockOrder  order of the pageblocks that group lifetimes, in [0, maxOrder]
      * @param groupByLifetime false to keep all lifetime types together (for comparison)
+     * @param minFreeFrames   the min watermark of all zones together (the kernel's
+     *                        min_free_kbytes), shared among them by size
      */
-    public BuddySystem(PageDescriptors descriptors, int frames, int maxOrder, int pageblockOrder, boolean groupByLifetime) {
+    public BuddySystem(PageDescriptors descriptors, int frames, int maxOrder, int pageblockOrder, boolean groupByLifetime,
+                       long minFreeFrames) {
         if (maxOrder < 0 || maxOrder > PageDescriptors.MAX_ORDER_LIMIT) {
             throw new IllegalArgumentException("maxOrder " + maxOrder + " outside [0, " + PageDescriptors.MAX_ORDER_LIMIT + "]");
         }
         List<Node> built = new ArrayList<>();
-        built.add(new Node(0, List.of(new Zone(NORMAL, 0, descriptors, 0, frames, maxOrder, pageblockOrder, groupByLifetime))));
+        built.add(new Node(0, List.of(new Zone(NORMAL, 0, descriptors, 0, frames, maxOrder, pageblockOrder, groupByLifetime,
+                Watermarks.derive(frames, minFreeFrames)))));
         this.nodes = List.copyOf(built);
         this.maxOrder = maxOrder;
         this.managedFrames = frames;
     }
 
-    /** Allocates a block of 2^order frames: the head pfn, or NO_FRAME if no node can serve it. */
-    public int allocate(int order, int lifetime) {
+    /**
+     * Allocates a block of 2^order frames: the head pfn, or NO_FRAME if no node can serve it.
+     *
+     * @param belowMin whether the memory below the zones' min watermarks may be taken: for
+     *                 critical allocations and for reclaim itself
+     */
+    public int allocate(int order, int lifetime, boolean belowMin) {
         for (int i = 0; i < nodes.size(); i++) {
-            int pfn = nodes.get(i).allocate(order, lifetime);
+            int pfn = nodes.get(i).allocate(order, lifetime, belowMin);
             if (pfn != NO_FRAME) {
                 return pfn;
             }
         }
         return NO_FRAME;
+    }
+
+    /** Sets what every zone runs when an allocation leaves it below its low watermark. */
+    public void onLowWatermark(Runnable wakeup) {
+        for (Node node : nodes) {
+            for (Zone zone : node.zones()) {
+                zone.onLowWatermark(wakeup);
+            }
+        }
     }
 
     /**

@@ -22,10 +22,14 @@ public final class Node {
         this.zones = List.copyOf(zones);
     }
 
-    /** Allocates from the first zone that can serve the order; NO_FRAME if none can. */
-    public int allocate(int order, int lifetime) {
+    /**
+     * Allocates from the first zone that can serve the order; NO_FRAME if none can.
+     *
+     * @param belowMin whether the memory below the zones' min watermarks may be taken
+     */
+    public int allocate(int order, int lifetime, boolean belowMin) {
         for (int i = 0; i < zones.size(); i++) {
-            int pfn = zones.get(i).allocate(order, lifetime);
+            int pfn = zones.get(i).allocate(order, lifetime, belowMin);
             if (pfn != NO_FRAME) {
                 return pfn;
             }

@@ -45,6 +45,14 @@ public final class CacheReaper implements AutoCloseable {
     public void close() {
         stopped = true;
         thread.interrupt();
+        joinUninterruptibly(thread);
+    }
+
+    /**
+     * Waits until {@code thread} ends, even if the caller is interrupted meanwhile (its interrupt
+     * status is set again afterwards): a close must not return while its thread still runs.
+     */
+    public static void joinUninterruptibly(Thread thread) {
         boolean interrupted = false;
         while (thread.isAlive()) {
             try {

@@ -1,0 +1,289 @@
+package io.pagoda;
+
+import io.pagoda.buddy.Watermarks;
+import io.pagoda.buddy.Zone;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Watermarks and reclaim: the background reclaimer woken below low, shrinkers asked for memory,
+ * direct reclaim below min, critical allocations below min, failure and recovery.
+ */
+class WatermarkReclaimTest {
+
+    private static final int PAGE = 4096;
+    private static final int FRAMES = 1024;
+    /** With 64 frames of min in 1024: low = 64 + 64/4 = 80, high = 96. */
+    private static final int MIN = 64;
+    private static final int LOW = 80;
+    private static final int HIGH = 96;
+
+    private PageAllocator pages;
+
+    private PageAllocator allocator() {
+        pages = PageAllocator.builder().capacity((long) FRAMES * PAGE).cachedOrders(0).minFreeBytes((long) MIN * PAGE).build();
+        return pages;
+    }
+
+    @AfterEach
+    void close() {
+        if (pages != null) {
+            pages.close();
+        }
+    }
+
+    /** A cache of single frames that gives them back when asked, and remembers who asked. */
+    private final class FrameCache implements Shrinker {
+        final Deque<Long> frames = new ConcurrentLinkedDeque<>();
+        final Set<String> askedBy = ConcurrentHashMap.newKeySet();
+        /** Gives nothing to the background reclaimer, so that only direct reclaim gets frames back. */
+        volatile boolean refuseReclaimer;
+
+        @Override
+        public long freeableBytes() {
+            return (long) frames.size() * PAGE;
+        }
+
+        @Override
+        public long shrink(long bytes) {
+            askedBy.add(Thread.currentThread().getName());
+            if (refuseReclaimer && Thread.currentThread().getName().equals("pagoda-reclaimer")) {
+                return 0;
+            }
+            long freed = 0;
+            Long frame;
+            while (freed < bytes && (frame = frames.pollLast()) != null) {
+                pages.freePages(frame, 0);
+                freed += PAGE;
+            }
+            return freed;
+        }
+    }
+
+    private long freeFrames() {
+        return pages.freeBytes() / PAGE;
+    }
+
+    /** A counter of the zoneinfo report, by its name. */
+    private long counter(String name) {
+        java.util.regex.Matcher line = java.util.regex.Pattern.compile("\\s" + name + "\\s+(\\d+)\n").matcher(pages.zoneinfo());
+        assertTrue(line.find(), name + " in " + pages.zoneinfo());
+        return Long.parseLong(line.group(1));
+    }
+
+    private List<Long> allocateUntilFree(long framesLeft) {
+        List<Long> held = new ArrayList<>();
+        while (freeFrames() > framesLeft) {
+            held.add(pages.allocatePages(0));
+        }
+        return held;
+    }
+
+    private static void awaitTrue(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
+    void shouldDeriveTheWatermarksFromTheRegionSizeAsTheKernelDoes() {
+        try (PageAllocator large = PageAllocator.builder().capacity(64L << 30).build()) {
+            Zone zone = large.buddySystem().nodes().get(0).zones().get(0);
+            // min_free_kbytes = sqrt(16 * 64 GiB in KiB) = 32 MiB; the low-min gap is 0.1% of 16 Mi frames.
+            assertEquals(new Watermarks(8192, 8192 + 16777, 8192 + 2 * 16777), zone.watermarks());
+            assertTrue(large.zoneinfo().contains("        min       8192\n        low       24969\n        high      41746\n"),
+                    large.zoneinfo());
+        }
+    }
+
+    @Test
+    void shouldStopOrdinaryAllocationsAtMinAndServeCriticalOnesBelowIt() {
+        allocator();
+        assertEquals(FRAMES - MIN, allocateUntilFree(MIN).size());
+        assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0));
+        for (int i = 0; i < MIN; i++) {
+            pages.allocateCritical(0);
+        }
+        assertEquals(0, freeFrames());
+        assertThrows(OutOfPagesException.class, () -> pages.allocateCritical(0), "nothing is left even below min");
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldFailWithZoneinfoAndServeAgainAsSoonAsMemoryIsFreed() {
+        allocator();
+        List<Long> held = allocateUntilFree(MIN);
+        OutOfPagesException failure = assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0));
+        assertTrue(failure.zoneinfo().contains("  pages free     " + MIN + "\n        min       " + MIN + "\n"), failure.zoneinfo());
+        assertTrue(failure.getMessage().contains(failure.buddyinfo()) && failure.getMessage().contains(failure.zoneinfo()));
+        assertEquals(0, pages.tryAllocatePages(0, Lifetime.SHORT_LIVED), "the try-variant answers 0 instead");
+        pages.freePages(held.removeLast(), 0);
+        long again = pages.allocatePages(0);
+        assertNotEquals(0, again);
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldWakeTheReclaimerBelowLowAndReclaimUntilAboveHigh() throws InterruptedException {
+        allocator();
+        FrameCache cache = new FrameCache();
+        pages.registerShrinker(cache);
+        while (freeFrames() >= LOW) {
+            cache.frames.add(pages.allocatePages(0)); // the last one leaves the zone below low
+        }
+        awaitTrue("the reclaimer brought the zone above high", () -> freeFrames() >= HIGH);
+        assertEquals(Set.of("pagoda-reclaimer"), cache.askedBy);
+        assertTrue(counter("pageoutrun") > 0 && counter("pgsteal_kswapd") >= HIGH - LOW, pages.zoneinfo());
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldReclaimOnTheAllocatingThreadWhenItReachesMin() {
+        allocator();
+        FrameCache cache = new FrameCache();
+        cache.refuseReclaimer = true;
+        pages.registerShrinker(cache);
+        List<Long> held = allocateUntilFree(MIN);
+        for (int i = 0; i < 40; i++) {
+            cache.frames.add(held.removeLast()); // now it could give back 40 frames
+        }
+        long frame = pages.allocatePages(0);
+        assertNotEquals(0, frame);
+        assertTrue(cache.askedBy.contains(Thread.currentThread().getName()), "asked by " + cache.askedBy);
+        assertEquals(1, counter("allocstall"), pages.zoneinfo());
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldLetAShrinkerAllocateBelowMinWithoutStartingAnotherReclaim() {
+        allocator();
+        AtomicLong allocatedInside = new AtomicLong();
+        Shrinker needsMemoryToFree = new Shrinker() {
+            @Override
+            public long freeableBytes() {
+                return PAGE;
+            }
+
+            @Override
+            public long shrink(long bytes) {
+                if (allocatedInside.get() == 0) {
+                    allocatedInside.set(pages.allocatePages(0)); // below min: no recursion, no failure
+                }
+                return 0;
+            }
+        };
+        pages.registerShrinker(needsMemoryToFree);
+        allocateUntilFree(MIN);
+        assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0));
+        assertNotEquals(0, allocatedInside.get(), "the shrinker's own allocation was served");
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldSkipAShrinkerThatThrowsAndCountIt() {
+        allocator();
+        FrameCache cache = new FrameCache();
+        pages.registerShrinker(new Shrinker() {
+            @Override
+            public long freeableBytes() {
+                throw new IllegalStateException("broken cache");
+            }
+
+            @Override
+            public long shrink(long bytes) {
+                return 0;
+            }
+        });
+        pages.registerShrinker(cache);
+        List<Long> held = allocateUntilFree(MIN);
+        cache.frames.add(held.removeLast());
+        cache.frames.add(held.removeLast());
+        pages.allocatePages(0); // reclaims from the working cache
+        assertTrue(counter("shrinker_failures") > 0, pages.zoneinfo());
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldRefuseToRegisterAShrinkerTwice() {
+        allocator();
+        FrameCache cache = new FrameCache();
+        pages.registerShrinker(cache);
+        assertThrows(IllegalArgumentException.class, () -> pages.registerShrinker(cache));
+        assertTrue(pages.unregisterShrinker(cache));
+        assertFalse(pages.unregisterShrinker(cache));
+    }
+
+    @Test
+    void shouldKeepEveryInvariantWhileThreadsAllocateAgainstTheWatermarks() throws InterruptedException {
+        // Caches on: refills stop at min too. Four threads keep a shared cache of frames full while
+        // the reclaimer and their own direct reclaim take frames back out of it.
+        pages = PageAllocator.builder().capacity(8L << 20).minFreeBytes(256L * PAGE).build();
+        FrameCache cache = new FrameCache();
+        pages.registerShrinker(cache);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicLong critical = new AtomicLong();
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            long seed = t;
+            threads.add(Thread.ofPlatform().start(() -> {
+                SplittableRandom random = new SplittableRandom(seed);
+                List<long[]> own = new ArrayList<>();
+                try {
+                    while (System.nanoTime() < end) {
+                        int order = random.nextInt(3);
+                        if (random.nextInt(16) == 0) {
+                            long block = pages.tryAllocatePages(order, Lifetime.SHORT_LIVED);
+                            if (block == 0) {
+                                own.add(new long[] {pages.allocateCritical(0), 0});
+                                critical.incrementAndGet();
+                            } else {
+                                own.add(new long[] {block, order});
+                            }
+                        } else if (order == 0) {
+                            cache.frames.add(pages.allocatePages(0));
+                        }
+                        if (own.size() > 8) {
+                            long[] block = own.remove(random.nextInt(own.size()));
+                            pages.freePages(block[0], (int) block[1]);
+                        }
+                    }
+                    own.forEach(block -> pages.freePages(block[0], (int) block[1]));
+                } catch (Throwable t2) {
+                    failure.compareAndSet(null, t2);
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        if (failure.get() != null) {
+            throw new AssertionError("a thread failed", failure.get());
+        }
+        pages.unregisterShrinker(cache);
+        cache.frames.forEach(frame -> pages.freePages(frame, 0));
+        pages.trim();
+        InvariantChecker.check(pages);
+        assertEquals(pages.capacity(), pages.freeBytes(), "every frame came back");
+        assertTrue(counter("pgsteal_kswapd") + counter("pgsteal_direct") > 0, "memory was reclaimed: " + pages.zoneinfo());
+    }
+}
