@@ -29,7 +29,7 @@ final class Options {
             String name = words[i].startsWith("--") ? words[i].substring(2) : "";
             if (!defaults.containsKey(name)) {
                 throw new IllegalArgumentException("unknown option '" + words[i] + "'; the options are "
-                        + defaults.keySet().stream().map(option -> "--" + option).toList());
+                        + defaults.keySet().stream().sorted().map(option -> "--" + option).toList());
             }
             if (i + 1 == words.length) {
                 throw new IllegalArgumentException("option '" + words[i] + "' needs a value");
