@@ -9,6 +9,7 @@ interface HttpServer extends AutoCloseable {
     /**
      * Stops accepting, closes every connection and waits until the server's threads have ended,
      * so that every buffer the server allocated has been given back by the time it returns.
+     * Closing again does nothing.
      */
     @Override
     void close();

@@ -94,6 +94,9 @@ final class NettyHttpServer implements HttpServer {
     /** Shutting an event loop down closes its connections, which releases their buffers on it. */
     @Override
     public void close() {
+        if (acceptor.isShuttingDown()) {
+            return; // closed before: the listener's event loop is gone
+        }
         listener.close().syncUninterruptibly();
         acceptor.shutdownGracefully(0, 5, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS);
