@@ -48,20 +48,20 @@ final class Options {
     }
 
     /**
-     * The option as a positive integer.
+     * The option as an integer of at least {@code min}.
      *
      * @throws IllegalArgumentException if it is not one
      */
-    int positive(String name) {
+    int integer(String name, int min) {
         String value = string(name);
         try {
             int number = Integer.parseInt(value);
-            if (number > 0) {
+            if (number >= min) {
                 return number;
             }
         } catch (NumberFormatException notANumber) {
             // reported below, with the option's name
         }
-        throw new IllegalArgumentException("--" + name + " must be a positive integer, not '" + value + "'");
+        throw new IllegalArgumentException("--" + name + " must be an integer of at least " + min + ", not '" + value + "'");
     }
 }

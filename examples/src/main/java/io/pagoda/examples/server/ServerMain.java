@@ -41,12 +41,10 @@ public final class ServerMain {
                 "body", "1024",
                 "threads", Integer.toString(Runtime.getRuntime().availableProcessors())));
         Variant variant = Variant.of(options.string("variant"));
-        int port = Integer.parseInt(options.string("port"));
-        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), options.integer("port", 0));
 
         PageAllocator pages = variant.usesPagoda() ? PageAllocator.builder().capacity(PAGODA_CAPACITY).build() : null;
-        try (HttpServer server = variant.start(address, pages,
-                Integer.parseInt(options.string("body")), options.positive("threads"))) {
+        try (HttpServer server = variant.start(address, pages, options.integer("body", 0), options.integer("threads", 1))) {
             System.out.println(LISTENING + server.port() + " (" + variant.label() + ")");
             System.out.flush();
             drain(System.in);

@@ -44,11 +44,11 @@ public final class ServerShowdown {
                 "body", "1024",
                 "heap", "256m",
                 "variants", "all"));
-        Wrk wrk = Wrk.onPath(options.positive("wrk-threads"), options.positive("connections"));
-        int duration = options.positive("duration");
-        int warmup = options.positive("warmup");
-        int body = Integer.parseInt(options.string("body"));
-        int serverThreads = options.positive("server-threads");
+        Wrk wrk = Wrk.onPath(options.integer("wrk-threads", 1), options.integer("connections", 1));
+        int duration = options.integer("duration", 1);
+        int warmup = options.integer("warmup", 1);
+        int body = options.integer("body", 0);
+        int serverThreads = options.integer("server-threads", 1);
         String heap = options.string("heap");
         List<String> jvmOptions = List.of("-Xms" + heap, "-Xmx" + heap, "-XX:+UseG1GC");
 
