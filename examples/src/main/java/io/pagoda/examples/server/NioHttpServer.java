@@ -82,7 +82,12 @@ final class NioHttpServer implements HttpServer {
         try {
             for (int next = 0; ; next = (next + 1) % loops.size()) {
                 SocketChannel channel = listener.accept();
-                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                try {
+                    channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                } catch (IOException reset) {
+                    Connection.closeQuietly(channel); // gone before it was served: take the next one
+                    continue;
+                }
                 loops.get(next).adopt(channel);
             }
         } catch (ClosedChannelException closed) {
