@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** What every server variant promises its clients, and Pagoda's variants promise Pagoda. */
 class HttpServersTest {
 
-    /** Not a power of two, and more than one TCP segment of the loopback's default MSS would hold. */
+    /** Not a power of two: a body no size class of any of the allocators fits exactly. */
     private static final int BODY_BYTES = 1500;
 
     private PageAllocator pages;
