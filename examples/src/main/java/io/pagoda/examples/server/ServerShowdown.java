@@ -13,8 +13,8 @@ import java.util.Map;
  * resident memory (now and at its peak) and its GC pauses during the measured run.
  *
  * <pre>
- * --duration        seconds measured per variant                       (15)
- * --warmup          seconds of load before, not measured               (5)
+ * --duration        seconds measured per variant                       (10)
+ * --warmup          seconds of load before, not measured               (3)
  * --connections     wrk's connections                                  (64)
  * --wrk-threads     wrk's threads                                      (2)
  * --server-threads  each server's event loops                          (processors)
@@ -23,6 +23,7 @@ import java.util.Map;
  * --variants        a comma-separated list, or all                     (all)
  * </pre>
  *
+ * With the defaults it takes about 80 seconds: the README's main example.
  * Needs {@code wrk} on the PATH ({@code apt-get install wrk}) and Linux's /proc.
  */
 public final class ServerShowdown {
@@ -36,8 +37,8 @@ public final class ServerShowdown {
 
     public static void main(String[] args) {
         Options options = Options.parse(args, Map.of(
-                "duration", "15",
-                "warmup", "5",
+                "duration", "10",
+                "warmup", "3",
                 "connections", "64",
                 "wrk-threads", "2",
                 "server-threads", Integer.toString(Runtime.getRuntime().availableProcessors()),
