@@ -7,4 +7,5 @@ module io.pagoda.examples {
     requires io.netty.codec.http;
     requires io.netty.common;
     requires io.netty.transport;
+    requires java.management; // the database example reads the collectors' counts and times
 }

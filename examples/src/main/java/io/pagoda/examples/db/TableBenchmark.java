@@ -1,0 +1,81 @@
+package io.pagoda.examples.db;
+
+import java.util.SplittableRandom;
+
+/**
+ * One back end's run, in this process: bulk-loads a table of {@code records} records, reads as
+ * many random keys, updates a quarter of that many random keys (a new version each), drops the
+ * table, and measures each step, resident memory between them, and the collectors' work.
+ *
+ * <p>Every back end sees the same keys, values and access order (fixed seeds), through the same
+ * table code; only the segments' memory differs. The load runs first, cold, so it includes the
+ * JIT's warm-up, equally for all.
+ */
+final class TableBenchmark {
+
+    static final int SEGMENTS = 16;
+    private static final long SEED = 0x5EED;
+
+    private TableBenchmark() {
+    }
+
+    /**
+     * Runs the benchmark on a new storage of {@code backend}.
+     *
+     * @throws IllegalArgumentException if {@code records} is not positive
+     */
+    static Measurements run(Backend backend, long records) {
+        if (records <= 0) {
+            throw new IllegalArgumentException("records must be positive: " + records);
+        }
+        byte[] key = new byte[Workload.MAX_KEY_BYTES];
+        byte[] value = new byte[Workload.MAX_VALUE_BYTES];
+        ProcessStats start = ProcessStats.now();
+        try (Storage storage = backend.open()) {
+            Table table = new Table("orders", storage, SEGMENTS, records);
+
+            long began = System.nanoTime();
+            for (long i = 0; i < records; i++) {
+                table.put(key, Workload.key(i, key), value, Workload.value(i, 0, value));
+            }
+            long loadNanos = System.nanoTime() - began;
+            ProcessStats loaded = ProcessStats.now();
+
+            SplittableRandom random = new SplittableRandom(SEED);
+            long checksum = 0;
+            began = System.nanoTime();
+            for (long n = 0; n < records; n++) {
+                int length = table.get(key, Workload.key(random.nextLong(records), key), value);
+                checksum = checksum * 31 + length + value[length - 1];
+            }
+            long getNanos = System.nanoTime() - began;
+
+            long updates = Math.max(1, records / 4);
+            began = System.nanoTime();
+            for (long n = 0; n < updates; n++) {
+                long i = random.nextLong(records);
+                table.put(key, Workload.key(i, key), value, Workload.value(i, (int) n + 1, value));
+            }
+            long updateNanos = System.nanoTime() - began;
+            ProcessStats updated = ProcessStats.now();
+
+            began = System.nanoTime();
+            table.drop();
+            long dropNanos = System.nanoTime() - began;
+            began = System.nanoTime();
+            System.gc();
+            long gcNanos = System.nanoTime() - began;
+            ProcessStats dropped = ProcessStats.now();
+
+            return new Measurements(backend.label(), records, perSecond(records, loadNanos),
+                    perSecond(records, getNanos), perSecond(updates, updateNanos), dropNanos / 1e6, gcNanos / 1e6,
+                    start.rssBytes(), loaded.rssBytes(), updated.rssBytes(), dropped.rssBytes(),
+                    dropped.peakRssBytes(), loaded.heapUsedBytes(), updated.gcCount() - start.gcCount(),
+                    updated.gcMillis() - start.gcMillis(), checksum);
+        }
+    }
+
+    private static double perSecond(long operations, long nanos) {
+        return operations * 1e9 / Math.max(1, nanos);
+    }
+}
