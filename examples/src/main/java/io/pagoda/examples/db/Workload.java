@@ -49,6 +49,16 @@ final class Workload {
         return length;
     }
 
+    /**
+     * Puts records 0 to {@code records - 1} into {@code table}, each in its first version (0), with
+     * {@code key} and {@code value} as the buffers.
+     */
+    static void load(Table table, long records, byte[] key, byte[] value) {
+        for (long i = 0; i < records; i++) {
+            table.put(key, key(i, key), value, value(i, 0, value));
+        }
+    }
+
     private static int writeDigits(long value, byte[] destination, int at) {
         int digits = 1;
         for (long rest = value / 10; rest > 0; rest /= 10) {

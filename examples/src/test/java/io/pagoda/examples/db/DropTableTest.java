@@ -73,9 +73,7 @@ class DropTableTest {
 
     private Table load(Storage storage, int records) {
         Table table = new Table("orders", storage, 16, records);
-        for (int i = 0; i < records; i++) {
-            table.put(key, Workload.key(i, key), value, Workload.value(i, 0, value));
-        }
+        Workload.load(table, records, key, value);
         return table;
     }
 }

@@ -27,9 +27,7 @@ class TableTest {
         try (Storage storage = backend.open()) {
             Table table = new Table("orders", storage, 16, RECORDS);
             int[] versions = new int[RECORDS];
-            for (int i = 0; i < RECORDS; i++) {
-                table.put(key, Workload.key(i, key), value, Workload.value(i, 0, value));
-            }
+            Workload.load(table, RECORDS, key, value);
             SplittableRandom random = new SplittableRandom(7);
             for (int n = 0; n < RECORDS; n++) {
                 int i = random.nextInt(RECORDS);
@@ -49,9 +47,7 @@ class TableTest {
     void theIndexGrowsPastTheSizeTheTableExpectedAndKeepsEveryKey(Backend backend) {
         try (Storage storage = backend.open()) {
             Table table = new Table("small", storage, 2, 10);
-            for (int i = 0; i < RECORDS; i++) {
-                table.put(key, Workload.key(i, key), value, Workload.value(i, 0, value));
-            }
+            Workload.load(table, RECORDS, key, value);
             for (int i = 0; i < RECORDS; i++) {
                 assertHolds(table, i, 0);
             }
@@ -64,9 +60,7 @@ class TableTest {
     void aKeyNeverPutIsNotFound(Backend backend) {
         try (Storage storage = backend.open()) {
             Table table = new Table("orders", storage, 4, 100);
-            for (int i = 0; i < 100; i++) {
-                table.put(key, Workload.key(i, key), value, Workload.value(i, 0, value));
-            }
+            Workload.load(table, 100, key, value);
             assertEquals(Table.NOT_FOUND, table.get(key, Workload.key(100, key), value));
             assertEquals(Table.NOT_FOUND, table.get(key, 0, value), "the empty key");
             table.drop();
@@ -78,9 +72,7 @@ class TableTest {
     void anotherThreadReadsWhatOneThreadLoaded(Backend backend) throws InterruptedException {
         try (Storage storage = backend.open()) {
             Table table = new Table("orders", storage, 4, 1000);
-            for (int i = 0; i < 1000; i++) {
-                table.put(key, Workload.key(i, key), value, Workload.value(i, 0, value));
-            }
+            Workload.load(table, 1000, key, value);
             AtomicReference<Throwable> failure = new AtomicReference<>();
             Thread reader = Thread.ofPlatform().start(() -> {
                 try {
