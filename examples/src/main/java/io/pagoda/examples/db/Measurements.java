@@ -15,14 +15,15 @@ import java.util.StringJoiner;
  * @param updatePerSecond   updates per second, each appending a new version of a record
  * @param dropMillis        the table's drop: the segments' memories closed
  * @param gcAfterDropMillis an explicit {@code System.gc()} right after the drop
+ * @param reloadPerSecond   records loaded per second into the same table made again after the drop
  * @param gcCount           collections during load, gets and updates
  * @param gcMillis          their time, as the collectors' MXBeans count it
  * @param checksum          of every value the gets read: equal for every back end
  */
 record Measurements(String backend, long records, double loadPerSecond, double getPerSecond, double updatePerSecond,
-                    double dropMillis, double gcAfterDropMillis, long rssStart, long rssAfterLoad,
-                    long rssAfterUpdates, long rssAfterDrop, long peakRss, long heapAfterLoad, long gcCount,
-                    long gcMillis, long checksum) {
+                    double dropMillis, double gcAfterDropMillis, double reloadPerSecond, long rssStart,
+                    long rssAfterLoad, long rssAfterUpdates, long rssAfterDrop, long rssAfterReload, long peakRss,
+                    long heapAfterLoad, long gcCount, long gcMillis, long checksum) {
 
     static final String PREFIX = "RESULT ";
 

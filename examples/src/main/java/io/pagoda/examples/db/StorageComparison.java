@@ -15,7 +15,8 @@ import java.util.function.Function;
  * (an off-heap hash index and the records in each segment's memory), run on each back end in a
  * JVM of its own, so that resident memory and garbage collection do not mix; then one table side
  * by side: load, get and update throughput, the time to drop the table, resident memory after
- * each step, and the collectors' work.
+ * each step (and after loading the table again: is the dropped memory reused?), and the
+ * collectors' work.
  *
  * <p>Arguments (also as one string, as Maven's {@code -Dexample.args} passes them):
  * {@code [records] [back end...]}: records as a number, or with {@code k} or {@code m}
@@ -99,10 +100,12 @@ public final class StorageComparison {
         row(table, results, "update, a new version (records/s)", m -> millions(m.updatePerSecond()));
         row(table, results, "drop the table (ms)", m -> format("%.2f", m.dropMillis()));
         row(table, results, "System.gc() after the drop (ms)", m -> format("%.1f", m.gcAfterDropMillis()));
+        row(table, results, "load again after the drop (records/s)", m -> millions(m.reloadPerSecond()));
         row(table, results, "RSS at start (MiB)", m -> mebibytes(m.rssStart()));
         row(table, results, "RSS after load (MiB)", m -> mebibytes(m.rssAfterLoad()));
         row(table, results, "RSS after updates (MiB)", m -> mebibytes(m.rssAfterUpdates()));
         row(table, results, "RSS after drop + GC (MiB)", m -> mebibytes(m.rssAfterDrop()));
+        row(table, results, "RSS after loading it again (MiB)", m -> mebibytes(m.rssAfterReload()));
         row(table, results, "peak RSS, VmHWM (MiB)", m -> mebibytes(m.peakRss()));
         row(table, results, "heap used after load (MiB)", m -> mebibytes(m.heapAfterLoad()));
         row(table, results, "GCs during load, gets, updates", m -> Long.toString(m.gcCount()));
