@@ -47,7 +47,8 @@ public final class StorageComparison {
                 : List.of(Backend.values());
         List<Measurements> results = new ArrayList<>();
         for (Backend backend : backends) {
-            System.out.printf("%s: %,d records, in a JVM of its own...%n", backend.label(), records);
+            System.out.printf("%s: %,d records in %d segments, in a JVM of its own...%n",
+                    backend.label(), records, TableBenchmark.segmentsFor(records));
             results.add(runChild(backend, records));
         }
         System.out.println();

@@ -15,7 +15,15 @@ import java.util.SplittableRandom;
  */
 final class TableBenchmark {
 
-    static final int SEGMENTS = 16;
+    /** Segments per table, at least. */
+    static final int MIN_SEGMENTS = 16;
+    /**
+     * Records per segment, at most: its index is then 2^18 slots of 16 bytes, 4 MiB, which is one
+     * of Pagoda's largest blocks (by default). A larger index would be a mapping of its own,
+     * unmapped at the drop, and the drop would time the kernel freeing its pages (with 16 segments
+     * of 250,000 records, Pagoda's drop took 25 to 40 ms instead of 7 on the machine of the README).
+     */
+    static final long MAX_SEGMENT_RECORDS = 1 << 17;
     private static final long SEED = 0x5EED;
     private static final int WARM_UP_RECORDS = 10_000;
 
@@ -37,11 +45,12 @@ final class TableBenchmark {
         try (Storage storage = backend.open()) {
             // Untimed: a small table loaded and dropped, so that the timed drop is not the first
             // run of the drop path (class loading, linking: milliseconds that belong to no back end).
-            Table warmUp = new Table("warm-up", storage, SEGMENTS, WARM_UP_RECORDS);
+            int segments = segmentsFor(records);
+            Table warmUp = new Table("warm-up", storage, segments, WARM_UP_RECORDS);
             Workload.load(warmUp, WARM_UP_RECORDS, key, value);
             warmUp.drop();
 
-            Table table = new Table("orders", storage, SEGMENTS, records);
+            Table table = new Table("orders", storage, segments, records);
 
             long began = System.nanoTime();
             Workload.load(table, records, key, value);
@@ -73,7 +82,7 @@ final class TableBenchmark {
             ProcessStats dropped = ProcessStats.now();
 
             // The same table again, warm: is the dropped table's memory reused, or does the process grow?
-            Table again = new Table("orders", storage, SEGMENTS, records);
+            Table again = new Table("orders", storage, segments, records);
             began = System.nanoTime();
             Workload.load(again, records, key, value);
             long reloadNanos = System.nanoTime() - began;
@@ -86,6 +95,16 @@ final class TableBenchmark {
                     dropped.rssBytes(), reloaded.rssBytes(), reloaded.peakRssBytes(), loaded.heapUsedBytes(),
                     updated.gcCount() - start.gcCount(), updated.gcMillis() - start.gcMillis(), checksum);
         }
+    }
+
+    /** The segments of a table of {@code records}: a power of two, enough that none holds more than {@link #MAX_SEGMENT_RECORDS}. */
+    static int segmentsFor(long records) {
+        long needed = (records + MAX_SEGMENT_RECORDS - 1) / MAX_SEGMENT_RECORDS;
+        long segments = Math.max(MIN_SEGMENTS, Long.highestOneBit(Math.max(1, needed - 1)) << 1);
+        if (segments > Table.MAX_SEGMENTS) {
+            throw new IllegalArgumentException(records + " records need more than " + Table.MAX_SEGMENTS + " segments");
+        }
+        return (int) segments;
     }
 
     /** Reads {@code gets} random keys of the {@code records} loaded, and returns a checksum of the values. */

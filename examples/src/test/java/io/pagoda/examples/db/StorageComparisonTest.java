@@ -25,6 +25,14 @@ class StorageComparisonTest {
     }
 
     @Test
+    void noSegmentHoldsMoreRecordsThanItsIndexFitsInOnePagodaBlock() {
+        assertEquals(TableBenchmark.MIN_SEGMENTS, TableBenchmark.segmentsFor(1));
+        assertEquals(16, TableBenchmark.segmentsFor(16 * TableBenchmark.MAX_SEGMENT_RECORDS));
+        assertEquals(32, TableBenchmark.segmentsFor(16 * TableBenchmark.MAX_SEGMENT_RECORDS + 1));
+        assertEquals(32, TableBenchmark.segmentsFor(4_000_000));
+    }
+
+    @Test
     void aResultLineParsesBackToTheSameMeasurements() {
         Measurements measured = new Measurements("pagoda", 10, 1.5, 2.5, 3.5, 0.25, 12.0, 4.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, -10);
 
