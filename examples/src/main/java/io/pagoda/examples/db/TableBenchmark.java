@@ -9,9 +9,10 @@ import java.util.SplittableRandom;
  * collectors' work.
  *
  * <p>Every back end sees the same keys, values and access order (fixed seeds), through the same
- * table code; only the segments' memory differs. The load runs first, cold, so it includes the
- * JIT's warm-up of the write path, equally for all; the timed gets follow an untimed pass over half
- * as many other random keys, so that they measure reads, not compilation.
+ * table code; only the segments' memory differs. The load follows only a small warm-up table, so it
+ * includes most of the JIT's warm-up of the write path, equally for all (loading the table again
+ * after the drop gives the warm figure); the timed gets follow an untimed pass over half as many
+ * other random keys, so that they measure reads, not compilation.
  */
 final class TableBenchmark {
 
@@ -21,7 +22,8 @@ final class TableBenchmark {
      * Records per segment, at most: its index is then 2^18 slots of 16 bytes, 4 MiB, which is one
      * of Pagoda's largest blocks (by default). A larger index would be a mapping of its own,
      * unmapped at the drop, and the drop would time the kernel freeing its pages (with 16 segments
-     * of 250,000 records, Pagoda's drop took 25 to 40 ms instead of 7 on the machine of the README).
+     * of 250,000 records, an 8 MiB index each, Pagoda's drop took 25 to 40 ms on the machine of the
+     * README, and 7 ms with an allocator whose largest block held the index).
      */
     static final long MAX_SEGMENT_RECORDS = 1 << 17;
     private static final long SEED = 0x5EED;

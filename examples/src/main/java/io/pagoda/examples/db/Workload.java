@@ -6,9 +6,9 @@ import java.nio.ByteOrder;
 
 /**
  * The data every back end stores, the same bytes for all: record {@code i}'s key is
- * {@code customer/<i mod 1000>/order/<i>} (22 to 33 ASCII bytes), and version {@code v} of its
- * value is 16 to 200 pseudo-random bytes, length and contents both a function of {@code (i, v)}, so
- * that any value read back can be checked without keeping a copy.
+ * {@code customer/<i mod 1000>/order/<i>} (18 ASCII bytes for record 0, 26 for record 3,999,999),
+ * and version {@code v} of its value is 16 to 200 pseudo-random bytes, length and contents both a
+ * function of {@code (i, v)}, so that any value read back can be checked without keeping a copy.
  */
 final class Workload {
 
