@@ -23,7 +23,7 @@ import java.util.StringJoiner;
 record Measurements(String backend, long records, double loadPerSecond, double getPerSecond, double updatePerSecond,
                     double dropMillis, double gcAfterDropMillis, double reloadPerSecond, long rssStart,
                     long rssAfterLoad, long rssAfterUpdates, long rssAfterDrop, long rssAfterReload, long peakRss,
-                    long heapAfterLoad, long gcCount, long gcMillis, long checksum) {
+                    long heapAfterLoad, long heapCommittedAfterUpdates, long gcCount, long gcMillis, long checksum) {
 
     static final String PREFIX = "RESULT ";
 

@@ -4,18 +4,21 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryUsage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
  * What the process costs, read at one moment: resident memory (VmRSS) and its peak (VmHWM) from
- * {@code /proc/self/status}, heap in use, and the garbage collectors' count and time summed over
+ * {@code /proc/self/status}, heap in use and committed (the committed heap is part of the RSS
+ * once touched, whatever is stored there), and the garbage collectors' count and time summed over
  * every collector (for G1: young, concurrent and full collections).
  *
  * @param rssBytes      VmRSS, or -1 where /proc is not there
  * @param peakRssBytes  VmHWM, or -1 where /proc is not there
  */
-record ProcessStats(long rssBytes, long peakRssBytes, long heapUsedBytes, long gcCount, long gcMillis) {
+record ProcessStats(long rssBytes, long peakRssBytes, long heapUsedBytes, long heapCommittedBytes, long gcCount,
+                    long gcMillis) {
 
     private static final Path STATUS = Path.of("/proc/self/status");
 
@@ -26,9 +29,9 @@ record ProcessStats(long rssBytes, long peakRssBytes, long heapUsedBytes, long g
             count += Math.max(0, collector.getCollectionCount());
             millis += Math.max(0, collector.getCollectionTime());
         }
-        long heapUsed = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         if (!Files.isReadable(STATUS)) {
-            return new ProcessStats(-1, -1, heapUsed, count, millis);
+            return new ProcessStats(-1, -1, heap.getUsed(), heap.getCommitted(), count, millis);
         }
         try {
             long rss = -1;
@@ -40,7 +43,7 @@ record ProcessStats(long rssBytes, long peakRssBytes, long heapUsedBytes, long g
                     peak = kilobytes(line);
                 }
             }
-            return new ProcessStats(rss, peak, heapUsed, count, millis);
+            return new ProcessStats(rss, peak, heap.getUsed(), heap.getCommitted(), count, millis);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -109,6 +109,7 @@ public final class StorageComparison {
         row(table, results, "RSS after loading it again (MiB)", m -> mebibytes(m.rssAfterReload()));
         row(table, results, "peak RSS, VmHWM (MiB)", m -> mebibytes(m.peakRss()));
         row(table, results, "heap used after load (MiB)", m -> mebibytes(m.heapAfterLoad()));
+        row(table, results, "heap committed after updates (MiB)", m -> mebibytes(m.heapCommittedAfterUpdates()));
         row(table, results, "GCs during load, gets, updates", m -> Long.toString(m.gcCount()));
         row(table, results, "GC time during them (ms)", m -> Long.toString(m.gcMillis()));
         row(table, results, "checksum of the values read", m -> Long.toHexString(m.checksum()));

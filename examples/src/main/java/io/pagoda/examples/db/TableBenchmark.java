@@ -95,7 +95,8 @@ final class TableBenchmark {
                     perSecond(records, getNanos), perSecond(updates, updateNanos), dropNanos / 1e6, gcNanos / 1e6,
                     perSecond(records, reloadNanos), start.rssBytes(), loaded.rssBytes(), updated.rssBytes(),
                     dropped.rssBytes(), reloaded.rssBytes(), reloaded.peakRssBytes(), loaded.heapUsedBytes(),
-                    updated.gcCount() - start.gcCount(), updated.gcMillis() - start.gcMillis(), checksum);
+                    updated.heapCommittedBytes(), updated.gcCount() - start.gcCount(),
+                    updated.gcMillis() - start.gcMillis(), checksum);
         }
     }
 
