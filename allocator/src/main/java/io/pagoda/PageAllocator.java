@@ -97,6 +97,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private static final int DEFAULT_PAGEBLOCK_SHIFT = 21;
     /** Default idle time after which a per-thread cache is emptied. */
     public static final Duration DEFAULT_CACHE_IDLE_TIMEOUT = Duration.ofSeconds(2);
+    /** How long a large block stays free before its memory goes back to the OS, by default: jemalloc's dirty decay. */
+    public static final Duration DEFAULT_PURGE_DECAY = Duration.ofSeconds(10);
     /** Most frames one allocator manages: 2^30 (4 TiB of 4 KiB frames), so frame numbers fit an int. */
     public static final long MAX_FRAMES = 1L << 30;
 
@@ -115,6 +117,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private static final int SHORT_LIVED = Lifetimes.SHORT_LIVED;
+    /** Large free blocks a purge pass hands back per zone at most. */
+    private static final int PURGE_LIMIT = 64;
     /** What direct reclaim asks the shrinkers for at least: the kernel's SWAP_CLUSTER_MAX. */
     private static final int DIRECT_RECLAIM_FRAMES = 32;
     /** Slabs live as long as any object in them: long-lived, as the kernel's are unmovable. */
@@ -191,6 +195,15 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         reapers.add(slabs::reap); // first: what the magazines give back may empty page caches' batches
         if (caches != null) {
             reapers.add(caches::reap);
+        }
+        // Poison in freed memory would read as zero once handed back: the debug mode keeps it all.
+        if (region.isMapped() && debug == null) {
+            long period = CacheReaper.periodNanos(idle);
+            int decayEpochs = (int) Math.clamp((builder.purgeDecay.toNanos() + period - 1) / period, 1, Integer.MAX_VALUE >> 1);
+            reapers.add(now -> buddy.purge(decayEpochs, PURGE_LIMIT, region));
+        }
+        if (builder.hugePages) {
+            region.adviseHugePages();
         }
         this.reaper = new CacheReaper("pagoda-cache-reaper", reapers, idle);
         this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift);
@@ -1300,6 +1313,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private boolean debug = Boolean.getBoolean("pagoda.debug");
         private int pageblockOrder = -1;
         private long minFreeBytes = -1;
+        private Duration purgeDecay = DEFAULT_PURGE_DECAY;
+        private boolean hugePages;
         private boolean groupByLifetime = true;
         private int debugSampling = 1;
 
@@ -1420,6 +1435,39 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                 throw new IllegalArgumentException("minFreeBytes must not be negative: " + bytes);
             }
             this.minFreeBytes = bytes;
+            return this;
+        }
+
+        /**
+         * How long a free block of pageblock size or more (2 MiB by default) stays free before its
+         * memory is handed back to the operating system ({@code madvise(MADV_DONTNEED)}, the
+         * kernel's free page reporting), so that resident memory falls after a burst. Reusing it
+         * costs no system call, only the page faults of first touch. Default 10 seconds (jemalloc's
+         * dirty decay); checked at the period of the cache reaper (a quarter of the cache idle
+         * timeout). Only a mapped region hands memory back, and not in the debug mode, whose
+         * poison must stay in freed memory.
+         *
+         * @throws IllegalArgumentException if negative
+         */
+        public Builder purgeDecay(Duration decay) {
+            Objects.requireNonNull(decay, "decay");
+            if (decay.isNegative()) {
+                throw new IllegalArgumentException("purgeDecay must not be negative: " + decay);
+            }
+            this.purgeDecay = decay;
+            return this;
+        }
+
+        /**
+         * Asks for transparent huge pages on the region ({@code madvise(MADV_HUGEPAGE)}, which the
+         * kernel's THP mode "madvise" requires): 2 MiB pages where a pageblock is used, so fewer
+         * TLB misses for a large live set. Pageblocks line up with huge pages, blocks of one
+         * lifetime fill partly used pageblocks before fresh ones, and memory goes back to the OS
+         * in whole pageblocks, so huge pages are not split by the allocator. Default false: a huge
+         * page is resident as a whole once one byte of it is touched.
+         */
+        public Builder hugePages(boolean hugePages) {
+            this.hugePages = hugePages;
             return this;
         }
 

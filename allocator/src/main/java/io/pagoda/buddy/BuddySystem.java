@@ -1,6 +1,7 @@
 package io.pagoda.buddy;
 
 import io.pagoda.region.PageDescriptors;
+import io.pagoda.region.Region;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -56,6 +57,22 @@ public final class BuddySystem {
             }
         }
         return NO_FRAME;
+    }
+
+    /**
+     * One purge pass over every zone (see {@link Zone#purge}): hands the memory of large blocks
+     * free for {@code decayEpochs} passes back to the operating system.
+     *
+     * @return the frames handed back
+     */
+    public long purge(int decayEpochs, int limitPerZone, Region region) {
+        long purged = 0;
+        for (Node node : nodes) {
+            for (Zone zone : node.zones()) {
+                purged += zone.purge(decayEpochs, limitPerZone, region);
+            }
+        }
+        return purged;
     }
 
     /** Sets what every zone runs when an allocation leaves it below its low watermark. */

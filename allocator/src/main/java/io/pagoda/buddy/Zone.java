@@ -1,6 +1,7 @@
 package io.pagoda.buddy;
 
 import io.pagoda.region.PageDescriptors;
+import io.pagoda.region.Region;
 
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -51,6 +52,13 @@ import static io.pagoda.region.PageDescriptors.TAIL;
  * lists one block at a time, only when the lists cannot serve a request. A zone thus uses its
  * memory from the bottom up and its descriptor table costs resident memory only where used.
  *
+ * <h2>Memory back to the operating system</h2>
+ * A free block of pageblock order or more carries a stamp: the {@linkplain #purge purge} epoch it
+ * became free in. A purge pass hands back (MADV_DONTNEED) the memory of every such block free for
+ * longer than the decay, and marks it purged, so that RSS falls after a burst (the kernel's free
+ * page reporting). Nothing else changes: the block stays on its list, and reusing it costs only
+ * the page faults of first touch. Halves split off a block keep its stamp.
+ *
  * <h2>Invariants</h2>
  * At every point where the lock is free:
  * <ul>
@@ -92,6 +100,10 @@ public final class Zone {
     /** Allocations served from another type's memory, and pageblocks claimed by them (vmstat's extfrag events). */
     private long fallbacks;
     private long pageblocksClaimed;
+    /** Passes of {@link #purge} so far: the clock that large free blocks are stamped with. */
+    private int purgeEpoch;
+    /** Frames handed back to the operating system since the zone was made. */
+    private long purgedFrames;
     /** Ordinary allocations refused at the min watermark. */
     private long minWatermarkRefusals;
     /** Run when an allocation leaves free frames below the low watermark: wakes the reclaimer. */
@@ -474,9 +486,14 @@ public final class Zone {
      */
     private void expandLocked(int pfn, int low, int high, int type) {
         assert lock.isHeldByCurrentThread();
+        int stamp = high > pageblockOrder ? descriptors.freeSince(pfn) : 0; // only large halves carry one
         while (high > low) {
             high--;
-            freeLists.add(pfn + (1 << high), high, type);
+            int half = pfn + (1 << high);
+            if (high >= pageblockOrder) {
+                descriptors.setFreeSince(half, stamp);
+            }
+            freeLists.add(half, high, type);
         }
     }
 
@@ -493,6 +510,7 @@ public final class Zone {
             int blockOrder = largestBlockOrderAt(pfn, endPfn - pfn);
             untouchedPfn += 1 << blockOrder;
             setPageblockTypes(pfn, blockOrder, type);
+            descriptors.setFreeSince(pfn, PageDescriptors.PURGED); // never touched: nothing to hand back
             if (blockOrder >= order) {
                 expandLocked(pfn, order, blockOrder, type);
                 return pfn;
@@ -540,7 +558,77 @@ public final class Zone {
             pfn &= buddy;
             order++;
         }
+        if (order >= pageblockOrder) {
+            descriptors.setFreeSince(pfn, purgeEpoch);
+        }
         freeLists.add(pfn, order, type);
+    }
+
+    /**
+     * One pass of handing memory back: advances the purge epoch, then hands back the memory of
+     * up to {@code limit} free blocks of pageblock order or more that have been free for at least
+     * {@code decayEpochs} passes and are not purged yet, one lock acquisition (and one madvise)
+     * each, so that allocating threads wait for one block at most.
+     *
+     * @return the frames handed back in this pass
+     */
+    public long purge(int decayEpochs, int limit, Region region) {
+        int[] candidates = new int[limit];
+        int found = 0;
+        int epoch;
+        lock.lock();
+        try {
+            ensureLiveLocked();
+            epoch = purgeEpoch = (purgeEpoch + 1) & ~PageDescriptors.PURGED;
+            for (int order = maxOrder; order >= pageblockOrder && found < limit; order--) {
+                for (int type = 0; type < Lifetimes.COUNT && found < limit; type++) {
+                    for (int pfn = freeLists.first(order, type); pfn != NO_FRAME && found < limit; pfn = descriptors.next(pfn)) {
+                        if (isIdleLocked(pfn, epoch, decayEpochs)) {
+                            candidates[found++] = pfn;
+                        }
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        long purged = 0;
+        for (int i = 0; i < found; i++) {
+            lock.lock();
+            try {
+                int pfn = candidates[i];
+                int info = descriptors.info(pfn);
+                // It may have been taken, or merged, since the scan: check again.
+                if (!retired && PageDescriptors.state(info) == FREE && PageDescriptors.order(info) >= pageblockOrder
+                        && isIdleLocked(pfn, epoch, decayEpochs)) {
+                    int frames = 1 << PageDescriptors.order(info);
+                    if (region.discard(pfn, frames)) {
+                        descriptors.setFreeSince(pfn, descriptors.freeSince(pfn) | PageDescriptors.PURGED);
+                        purgedFrames += frames;
+                        purged += frames;
+                    }
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+        return purged;
+    }
+
+    /** Whether the large free block at pfn is not purged and has been free for decayEpochs passes, modulo 2^31. */
+    private boolean isIdleLocked(int pfn, int epoch, int decayEpochs) {
+        int stamp = descriptors.freeSince(pfn);
+        return (stamp & PageDescriptors.PURGED) == 0 && ((epoch - stamp) & ~PageDescriptors.PURGED) >= decayEpochs;
+    }
+
+    /** Frames handed back to the operating system by {@link #purge}, since the zone was made. */
+    public long purgedFrames() {
+        lock.lock();
+        try {
+            return purgedFrames;
+        } finally {
+            lock.unlock();
+        }
     }
 
     private void ensureLiveLocked() {

@@ -19,7 +19,7 @@ public final class CacheReaper implements AutoCloseable {
 
     /** @param reapers called in order with the current {@link System#nanoTime()}, each period */
     public CacheReaper(String name, List<LongConsumer> reapers, long idleNanos) {
-        long period = Math.clamp(idleNanos / 4, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
+        long period = periodNanos(idleNanos);
         List<LongConsumer> all = List.copyOf(reapers);
         this.thread = Thread.ofPlatform().name(name).daemon().unstarted(() -> {
             while (!stopped) {
@@ -38,6 +38,11 @@ public final class CacheReaper implements AutoCloseable {
             }
         });
         thread.start();
+    }
+
+    /** The period for an idle timeout: a quarter of it, between 10 ms and 1 s. */
+    public static long periodNanos(long idleNanos) {
+        return Math.clamp(idleNanos / 4, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
     }
 
     /** Stops the thread and waits for it: no reap runs after this returns. */

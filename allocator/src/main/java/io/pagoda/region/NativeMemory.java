@@ -34,10 +34,14 @@ public final class NativeMemory {
 
     private static final MethodHandle MMAP;
     private static final MethodHandle MUNMAP;
+    private static final MethodHandle MADVISE;
+    private static final int MADV_DONTNEED = 4;
+    private static final int MADV_HUGEPAGE = 14;
 
     static {
         MethodHandle mmap = null;
         MethodHandle munmap = null;
+        MethodHandle madvise = null;
         if (System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
             Linker linker = Linker.nativeLinker();
             SymbolLookup libc = linker.defaultLookup();
@@ -51,9 +55,13 @@ public final class NativeMemory {
                 munmap = linker.downcallHandle(munmapSymbol.get(),
                         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
             }
+            // int madvise(void *addr, size_t length, int advice)
+            madvise = libc.find("madvise").map(symbol -> linker.downcallHandle(symbol,
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT))).orElse(null);
         }
         MMAP = mmap;
         MUNMAP = munmap;
+        MADVISE = madvise;
     }
 
     private NativeMemory() {
@@ -91,6 +99,39 @@ public final class NativeMemory {
             throw new OutOfMemoryError("mmap refused to reserve " + length + " bytes of address space");
         }
         return address;
+    }
+
+    /**
+     * Hands the memory of {@code [address, address + length)} back to the operating system:
+     * {@code madvise(MADV_DONTNEED)}. The range stays mapped; it reads as zero afterwards and
+     * costs resident memory again only when touched. Page-aligned ranges of a mapping from
+     * {@link #reserve} only.
+     *
+     * @return false if madvise is not available or refused the range
+     */
+    public static boolean discard(long address, long length) {
+        return advise(address, length, MADV_DONTNEED);
+    }
+
+    /**
+     * Asks for transparent huge pages on {@code [address, address + length)}:
+     * {@code madvise(MADV_HUGEPAGE)}, which THP's "madvise" mode needs.
+     *
+     * @return false if madvise is not available, or the kernel refused (THP not built in)
+     */
+    public static boolean adviseHugePages(long address, long length) {
+        return advise(address, length, MADV_HUGEPAGE);
+    }
+
+    private static boolean advise(long address, long length, int advice) {
+        if (MADVISE == null) {
+            return false;
+        }
+        try {
+            return (int) MADVISE.invokeExact(MemorySegment.ofAddress(address), length, advice) == 0;
+        } catch (Throwable t) {
+            throw new IllegalStateException("madvise could not be called", t);
+        }
     }
 
     /**

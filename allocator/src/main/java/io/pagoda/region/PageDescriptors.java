@@ -25,7 +25,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  *     20     4  inuse     in a slab's head: objects out of the slab                 slab class, under its lock
  *     24     4  pageblock in a pageblock's first frame: the lifetime type     zone, under its lock
  *                         the pageblock is grouped under (see below)
- *     28     4  reserved  zero
+ *     28     4  freeSince in a free block's head of pageblock order or more:   zone, under its lock
+ *                         the purge epoch it became free in, and whether its
+ *                         memory went back to the operating system (below)
  * </pre>
  * The offsets are derived from {@link #LAYOUT}, so this table, the layout and the code agree. As
  * in the kernel, where {@code struct page} is a union of what each user of a page keeps, the
@@ -91,7 +93,7 @@ public final class PageDescriptors {
             JAVA_INT.withName("freelist"),
             JAVA_INT.withName("inuse"),
             JAVA_INT.withName("pageblock"),
-            MemoryLayout.paddingLayout(4));
+            JAVA_INT.withName("freeSince"));
 
     /** Bytes per descriptor: 32. */
     public static final long DESCRIPTOR_BYTES = LAYOUT.byteSize();
@@ -103,6 +105,7 @@ public final class PageDescriptors {
     private static final long FREELIST_OFFSET = LAYOUT.byteOffset(groupElement("freelist"));
     private static final long INUSE_OFFSET = LAYOUT.byteOffset(groupElement("inuse"));
     private static final long PAGEBLOCK_OFFSET = LAYOUT.byteOffset(groupElement("pageblock"));
+    private static final long FREE_SINCE_OFFSET = LAYOUT.byteOffset(groupElement("freeSince"));
     private static final int DESCRIPTOR_SHIFT = Long.numberOfTrailingZeros(DESCRIPTOR_BYTES);
 
     /** The sentinel for "no frame" in links and results. */
@@ -228,6 +231,22 @@ public final class PageDescriptors {
     public void setPageblockType(int pfn, int lifetime) {
         table.set(JAVA_INT_UNALIGNED, offset(pfn) + PAGEBLOCK_OFFSET, lifetime);
     }
+
+    /** See {@link #setFreeSince}. */
+    public int freeSince(int pfn) {
+        return table.get(JAVA_INT_UNALIGNED, offset(pfn) + FREE_SINCE_OFFSET);
+    }
+
+    /**
+     * Stamps a large free block's head: the zone's purge epoch (31 bits, compared modulo 2^31),
+     * or'ed with {@link #PURGED} once its memory went back to the operating system.
+     */
+    public void setFreeSince(int pfn, int stamp) {
+        table.set(JAVA_INT_UNALIGNED, offset(pfn) + FREE_SINCE_OFFSET, stamp);
+    }
+
+    /** The flag of a {@link #freeSince} stamp whose block's memory went back to the operating system. */
+    public static final int PURGED = 1 << 31;
 
     private static long offset(int pfn) {
         return (long) pfn << DESCRIPTOR_SHIFT;

@@ -114,6 +114,22 @@ public final class Region implements AutoCloseable {
         return mapped;
     }
 
+    /**
+     * Hands the memory of {@code frames} frames from {@code pfn} back to the operating system
+     * (MADV_DONTNEED): they read as zero afterwards, and cost memory again when touched. Only a
+     * mapped region can; an FFM allocation keeps its memory.
+     *
+     * @return whether the memory went back
+     */
+    public boolean discard(int pfn, int frames) {
+        return mapped && NativeMemory.discard(address(pfn), (long) frames << pageShift);
+    }
+
+    /** Asks for transparent huge pages over the whole region (MADV_HUGEPAGE); false where refused or not mapped. */
+    public boolean adviseHugePages() {
+        return mapped && NativeMemory.adviseHugePages(base, (long) frames << pageShift);
+    }
+
     /** Frame number of an address inside the region: {@code (address - base) >> pageShift}. */
     public int pfn(long address) {
         return (int) ((address - base) >>> pageShift);

@@ -24,6 +24,7 @@ import java.util.Locale;
  *         fallbacks 0
  *         pageblocks_claimed 0
  *         min_watermark_refusals 0
+ *         pages_purged 0
  * reclaim
  *         pageoutrun      0
  *         pgsteal_kswapd  0
@@ -67,6 +68,7 @@ public final class ZoneInfo {
                 line(report, "fallbacks", zone.fallbacks());
                 line(report, "pageblocks_claimed", zone.pageblocksClaimed());
                 line(report, "min_watermark_refusals", zone.minWatermarkRefusals());
+                line(report, "pages_purged", zone.purgedFrames());
             }
         }
         report.append("reclaim\n");
