@@ -9,6 +9,7 @@ import io.pagoda.pcp.CacheSnapshot;
 import io.pagoda.pcp.ThreadCaches;
 import io.pagoda.reclaim.Reclaimer;
 import io.pagoda.reclaim.Shrinkers;
+import io.pagoda.region.NativeMemory;
 import io.pagoda.region.PageDescriptors;
 import io.pagoda.region.Region;
 import io.pagoda.slab.FrameSource;
@@ -126,7 +127,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     private final Region region;
     private final BuddySystem buddy;
-    private final ThreadCaches caches;
+    /** Blocks across the nodes: the per-thread caches, zonelists and memory policies. */
+    private final NodeFrames frames;
     /** Orders below this go through the caches; 0 when there are none. */
     private final int cachedOrders;
     private final SizeClasses sizeClasses;
@@ -145,6 +147,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final CacheReaper reaper;
     private final Shrinkers shrinkers = new Shrinkers();
     private final Reclaimer reclaimer;
+    /** What {@link Builder#bindToPhysicalNodes} did. */
+    private final String physicalBinding;
     private final LongAdder directReclaims = new LongAdder();
     private final LongAdder directReclaimedBytes = new LongAdder();
     private final Backing backing;
@@ -176,26 +180,17 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                 : Math.max(0, Math.min(maxOrder, DEFAULT_PAGEBLOCK_SHIFT - pageShift));
         long minFreeFrames = builder.minFreeBytes >= 0 ? builder.minFreeBytes >>> pageShift
                 : Watermarks.defaultMinFrames(frames, pageShift);
-        this.buddy = new BuddySystem(region.descriptors(), frames, maxOrder, pageblockOrder, builder.groupByLifetime,
-                minFreeFrames);
-        // One node with one zone until nodes are mapped to thread groups: one set of caches.
-        Zone zone = buddy.nodes().get(0).zones().get(0);
+        this.buddy = new BuddySystem(region.descriptors(), new BuddySystem.Config(frames, builder.nodes,
+                builder.nodeDistances, maxOrder, pageblockOrder, builder.groupByLifetime, minFreeFrames));
         long idle = builder.cacheIdleTimeout.toNanos();
-        if (builder.cachedOrders > 0) {
-            this.caches = new ThreadCaches(zone, Math.min(builder.cachedOrders, maxOrder + 1), cacheBatch, cacheHigh, idle);
-            this.cachedOrders = caches.cachedOrders();
-        } else {
-            this.caches = null;
-            this.cachedOrders = 0;
-        }
+        this.frames = new NodeFrames(buddy, builder.cachedOrders, cacheBatch, cacheHigh, idle);
+        this.cachedOrders = this.frames.cachedOrders();
         this.sizeClasses = new SizeClasses(pageShift, maxOrder);
         this.largestClass = Math.min(sizeClasses.largest(), maxBlockBytes);
         this.slabs = new Slabs(sizeClasses, region.descriptors(), region.memory(), pageShift, new SlabFrames(), idle);
         List<java.util.function.LongConsumer> reapers = new ArrayList<>();
         reapers.add(slabs::reap); // first: what the magazines give back may empty page caches' batches
-        if (caches != null) {
-            reapers.add(caches::reap);
-        }
+        reapers.add(this.frames::reap);
         // Poison in freed memory would read as zero once handed back: the debug mode keeps it all.
         if (region.isMapped() && debug == null) {
             long period = CacheReaper.periodNanos(idle);
@@ -205,6 +200,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (builder.hugePages) {
             region.adviseHugePages();
         }
+        this.physicalBinding = builder.bindToPhysicalNodes ? bindToPhysicalNodes() : "not asked for";
         this.reaper = new CacheReaper("pagoda-cache-reaper", reapers, idle);
         this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift);
         buddy.onLowWatermark(reclaimer::wake);
@@ -214,12 +210,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final class SlabFrames implements FrameSource {
         @Override
         public int allocate(int order) {
-            int pfn = buddy.allocate(order, SLAB_LIFETIME, false);
+            int pfn = frames.allocate(order, SLAB_LIFETIME, false);
             if (pfn == PageDescriptors.NO_FRAME) {
-                if (caches != null) {
-                    caches.drainAll();
-                }
-                pfn = buddy.allocate(order, SLAB_LIFETIME, shrinkers.inReclaim());
+                frames.drainAll();
+                pfn = frames.allocate(order, SLAB_LIFETIME, shrinkers.inReclaim());
             }
             if (debug != null && pfn != PageDescriptors.NO_FRAME) {
                 debug.claimed((long) pfn << pageShift, blockSize(order)); // carving writes into it
@@ -229,7 +223,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
         @Override
         public void free(int pfn, int order) {
-            int result = order < cachedOrders ? caches.free(pfn, order) : buddy.free(pfn, order);
+            int result = frames.free(pfn, order);
             if (result != Zone.FREED) {
                 throw new IllegalStateException("a slab's block at pfn " + pfn + " of order " + order
                         + " could not be freed: descriptor info 0x" + Integer.toHexString(result));
@@ -308,6 +302,88 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             throw outOfPages(order, -1);
         }
         return region.base() + prepared((long) pfn << pageShift, order);
+    }
+
+    /** Number of nodes the region is cut into; see {@link Builder#nodes}. */
+    public int nodes() {
+        return buddy.nodeCount();
+    }
+
+    /**
+     * The node the current thread allocates from first: the one it, or its thread group, is
+     * bound to, or else the one it was given in turn at its first allocation.
+     */
+    public int currentNode() {
+        return frames.currentNode();
+    }
+
+    /**
+     * Binds a thread group to a node: threads of the group, and of its subgroups, that have not
+     * allocated yet will allocate from {@code node} first. (Virtual threads all belong to one
+     * group; bind them one by one with {@link #bindCurrentThread} or {@link #runOnNode}.)
+     *
+     * {@snippet lang=java :
+     * ThreadGroup ioThreads = new ThreadGroup("io");
+     * pages.bindThreadGroup(ioThreads, 1);
+     * Thread.ofPlatform().group(ioThreads).start(server::run);   // allocates from node 1
+     * }
+     *
+     * @throws IllegalArgumentException if node is outside {@code [0, nodes())}
+     */
+    public void bindThreadGroup(ThreadGroup group, int node) {
+        frames.nodeMap().bindThreadGroup(group, node);
+    }
+
+    /**
+     * Binds the current thread to {@code node} with {@code policy}, for its allocations from now on.
+     *
+     * @throws IllegalArgumentException if node is outside {@code [0, nodes())}
+     */
+    public void bindCurrentThread(int node, MemoryPolicy policy) {
+        frames.nodeMap().bindCurrentThread(node, policy);
+    }
+
+    /**
+     * Runs {@code work} on the current thread bound to {@code node} with {@code policy}, and puts
+     * back the thread's binding afterwards, even if work throws: a scope of memory placement.
+     *
+     * {@snippet lang=java :
+     * pages.runOnNode(0, MemoryPolicy.INTERLEAVE, () -> table = buildTable(pages));  // spread over every node
+     * }
+     *
+     * @throws IllegalArgumentException if node is outside {@code [0, nodes())}
+     */
+    public void runOnNode(int node, MemoryPolicy policy, Runnable work) {
+        Objects.requireNonNull(work, "work");
+        NodeMap.Binding previous = frames.nodeMap().bindCurrentThread(node, policy);
+        try {
+            work.run();
+        } finally {
+            frames.nodeMap().restore(previous);
+        }
+    }
+
+    /**
+     * What {@link Builder#bindToPhysicalNodes} did: which node went to which NUMA node of the
+     * machine, or why nothing was bound (one NUMA node, or not asked for).
+     */
+    public String physicalBinding() {
+        return physicalBinding;
+    }
+
+    private String bindToPhysicalNodes() {
+        int[] online = NativeMemory.onlineNodes();
+        if (online.length == 1) {
+            return "one NUMA node on this machine (node " + online[0] + "): nothing to bind";
+        }
+        StringBuilder done = new StringBuilder();
+        for (int node = 0; node < buddy.nodeCount(); node++) {
+            Zone zone = buddy.zone(node);
+            int physical = online[node % online.length];
+            region.bindToNode(zone.startPfn(), zone.endPfn() - zone.startPfn(), physical);
+            done.append(node == 0 ? "" : ", ").append("node ").append(node).append(" -> NUMA node ").append(physical);
+        }
+        return done.toString();
     }
 
     /**
@@ -699,7 +775,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     private void freeBlock(long address, int order, long byteSize) {
         int pfn = region.pfn(address);
-        int result = order < cachedOrders ? caches.free(pfn, order) : buddy.free(pfn, order);
+        int result = frames.free(pfn, order);
         if (result != Zone.FREED) {
             throw rejectedFree(address, result, byteSize < 0 ? "order " + order
                     : "a segment of " + byteSize + " bytes (order " + order + ")");
@@ -984,9 +1060,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public void trim() {
         ensureOpen();
         slabs.shrink(); // first: the objects it gives back may empty slabs, whose blocks go to the page caches
-        if (caches != null) {
-            caches.drainAll();
-        }
+        frames.drainAll();
     }
 
     /**
@@ -996,7 +1070,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public CacheStatistics cacheStatistics() {
         ensureOpen();
-        return caches == null ? new CacheStatistics("total", 0, 0, 0, 0, 0) : toStatistics(caches.total());
+        return toStatistics(frames.total());
     }
 
     /**
@@ -1007,7 +1081,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public List<CacheStatistics> perCacheStatistics() {
         ensureOpen();
-        return caches == null ? List.of() : caches.snapshots().stream().map(this::toStatistics).toList();
+        return frames.snapshots().stream().map(this::toStatistics).toList();
     }
 
     private CacheStatistics toStatistics(CacheSnapshot snapshot) {
@@ -1016,7 +1090,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private long cachedFrames() {
-        return caches == null ? 0 : caches.cachedFrames();
+        return frames.cachedFrames();
     }
 
     /** Bytes per frame. */
@@ -1150,18 +1224,16 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return buddy;
     }
 
-    /** The per-thread caches (null when disabled), for the invariant audits of the tests in this package. */
-    ThreadCaches threadCaches() {
-        return caches;
+    /** Each node's per-thread caches (none when disabled), for the invariant audits of the tests in this package. */
+    List<ThreadCaches> threadCaches() {
+        return frames.caches();
     }
 
     /** Runs the reaper's work at once, for the tests in this package. */
     void reapNow() {
         long now = System.nanoTime();
         slabs.reap(now);
-        if (caches != null) {
-            caches.reap(now);
-        }
+        frames.reap(now);
     }
 
     /** The small-object layer, for the invariant audits of the tests in this package. */
@@ -1196,7 +1268,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     /** Short-lived blocks of cached orders from the thread's cache, the others from the zone. */
     private int allocateFast(int order, int lifetime) {
-        return order < cachedOrders && lifetime == SHORT_LIVED ? caches.allocate(order) : buddy.allocate(order, lifetime, false);
+        return frames.allocate(order, lifetime, false);
     }
 
     /**
@@ -1216,7 +1288,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             pfn = allocateFast(order, lifetime);
         }
         if (pfn == PageDescriptors.NO_FRAME && (critical || inReclaim)) {
-            pfn = buddy.allocate(order, lifetime, true);
+            pfn = frames.allocate(order, lifetime, true);
         }
         return pfn;
     }
@@ -1314,6 +1386,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private int pageblockOrder = -1;
         private long minFreeBytes = -1;
         private Duration purgeDecay = DEFAULT_PURGE_DECAY;
+        private int nodes = 1;
+        private int[][] nodeDistances;
+        private boolean bindToPhysicalNodes;
         private boolean hugePages;
         private boolean groupByLifetime = true;
         private int debugSampling = 1;
@@ -1468,6 +1543,50 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
          */
         public Builder hugePages(boolean hugePages) {
             this.hugePages = hugePages;
+            return this;
+        }
+
+        /**
+         * How many nodes the region is cut into (the kernel's NUMA nodes): equal contiguous
+         * slices, each a whole number of the largest blocks, each with its own zone, lock,
+         * watermarks and per-thread caches. A thread allocates from its own node first, then from
+         * the others, nearest first ({@link MemoryPolicy}); see
+         * {@link PageAllocator#bindThreadGroup} and {@link PageAllocator#bindCurrentThread}.
+         * Default 1. Several nodes split one lock's contention, and keep a group of threads'
+         * memory together; {@link #bindToPhysicalNodes} places each on a NUMA node of the machine.
+         *
+         * @throws IllegalArgumentException if not positive ({@link #build()} refuses a region too
+         *         small to give each node a largest block)
+         */
+        public Builder nodes(int count) {
+            if (count < 1) {
+                throw new IllegalArgumentException("nodes must be at least 1: " + count);
+            }
+            this.nodes = count;
+            return this;
+        }
+
+        /**
+         * The distance between each pair of nodes, as ACPI's SLIT gives it: {@code distances[a][b]}
+         * is how far node b's memory is from node a's threads. A node's fallback order is the
+         * others by distance. Default: 10 to itself, 20 to every other. {@link #build()} checks the
+         * table is nodes x nodes, with each row's own entry below the others.
+         */
+        public Builder nodeDistances(int[][] distances) {
+            Objects.requireNonNull(distances, "distances");
+            this.nodeDistances = java.util.Arrays.stream(distances).map(row -> row == null ? null : row.clone()).toArray(int[][]::new);
+            return this;
+        }
+
+        /**
+         * Whether each node's slice is bound to a NUMA node of the machine ({@code mbind},
+         * MPOL_BIND), node i to the i-th online NUMA node (modulo their number), so that its
+         * memory comes from there when first touched. On a machine with one NUMA node this does
+         * nothing, and {@link PageAllocator#physicalBinding()} says so. Default false. Needs a
+         * mapped region (Linux, x86-64 or AArch64).
+         */
+        public Builder bindToPhysicalNodes(boolean bind) {
+            this.bindToPhysicalNodes = bind;
             return this;
         }
 

@@ -12,6 +12,7 @@ import io.pagoda.slab.Slabs;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -55,14 +56,17 @@ final class InvariantChecker {
     static void check(PageAllocator pages, Map<Long, Integer> allocated, Set<Long> objects) {
         // The cache reaper is a thread of the allocator's own: keep it (and any drainer) out, then
         // hold every zone lock, so that the walk sees one state.
-        ThreadCaches caches = pages.threadCaches();
-        pages.slabs().whileDrainsPaused(() -> {
-            if (caches != null) {
-                caches.whileDrainsPaused(() -> checkUnderZoneLocks(pages, allocated, objects));
-            } else {
-                checkUnderZoneLocks(pages, allocated, objects);
-            }
-        });
+        List<ThreadCaches> caches = pages.threadCaches();
+        pages.slabs().whileDrainsPaused(() -> whileDrainsPaused(caches, 0, () -> checkUnderZoneLocks(pages, allocated, objects)));
+    }
+
+    /** Runs audit with the drains of every node's caches, from index on, paused. */
+    private static void whileDrainsPaused(List<ThreadCaches> caches, int index, Runnable audit) {
+        if (index == caches.size()) {
+            audit.run();
+        } else {
+            caches.get(index).whileDrainsPaused(() -> whileDrainsPaused(caches, index + 1, audit));
+        }
     }
 
     /**
@@ -284,11 +288,16 @@ final class InvariantChecker {
 
     /** Every cached block is a CACHED head of its order, overlapping nothing; returns the frames cached. */
     private static long checkCaches(PageAllocator pages, BitSet used) {
-        ThreadCaches caches = pages.threadCaches();
-        if (caches == null) {
-            return 0;
-        }
         PageDescriptors descriptors = pages.region().descriptors();
+        long frames = 0;
+        for (ThreadCaches caches : pages.threadCaches()) {
+            frames += checkCachesOfNode(caches, descriptors, used);
+        }
+        return frames;
+    }
+
+    /** One node's caches; returns the frames they hold. */
+    private static long checkCachesOfNode(ThreadCaches caches, PageDescriptors descriptors, BitSet used) {
         long[] frames = {0};
         caches.forEachCachedBlock((pfn, order) -> {
             int info = descriptors.info(pfn);

@@ -1,12 +1,18 @@
 package io.pagoda.region;
 
+import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.stream.IntStream;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -35,6 +41,16 @@ public final class NativeMemory {
     private static final MethodHandle MMAP;
     private static final MethodHandle MUNMAP;
     private static final MethodHandle MADVISE;
+    /** {@code long syscall(long number, ...)}, called as mbind's six arguments; null where unknown. */
+    private static final MethodHandle MBIND;
+    private static final long SYS_MBIND = switch (System.getProperty("os.arch", "")) {
+        case "amd64", "x86_64" -> 237;
+        case "aarch64" -> 235;
+        default -> -1;
+    };
+    private static final int MPOL_BIND = 2;
+    /** Bits in the node mask passed to mbind: one unsigned long. */
+    private static final long MAX_NODES = 64;
     private static final int MADV_DONTNEED = 4;
     private static final int MADV_HUGEPAGE = 14;
 
@@ -42,6 +58,7 @@ public final class NativeMemory {
         MethodHandle mmap = null;
         MethodHandle munmap = null;
         MethodHandle madvise = null;
+        MethodHandle mbind = null;
         if (System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
             Linker linker = Linker.nativeLinker();
             SymbolLookup libc = linker.defaultLookup();
@@ -58,10 +75,17 @@ public final class NativeMemory {
             // int madvise(void *addr, size_t length, int advice)
             madvise = libc.find("madvise").map(symbol -> linker.downcallHandle(symbol,
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT))).orElse(null);
+            // glibc has no mbind (libnuma wraps the system call): call it through syscall(2).
+            if (SYS_MBIND >= 0) {
+                mbind = libc.find("syscall").map(symbol -> linker.downcallHandle(symbol,
+                        FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG),
+                        Linker.Option.firstVariadicArg(1))).orElse(null);
+            }
         }
         MMAP = mmap;
         MUNMAP = munmap;
         MADVISE = madvise;
+        MBIND = mbind;
     }
 
     private NativeMemory() {
@@ -121,6 +145,54 @@ public final class NativeMemory {
      */
     public static boolean adviseHugePages(long address, long length) {
         return advise(address, length, MADV_HUGEPAGE);
+    }
+
+    /**
+     * Binds {@code [address, address + length)} to NUMA node {@code node} of the machine:
+     * {@code mbind(MPOL_BIND)}, so that its pages, when first touched, come from that node's memory.
+     *
+     * @throws IllegalArgumentException if node is outside [0, 64)
+     * @throws UnsupportedOperationException where mbind cannot be called (not Linux on x86-64 or AArch64)
+     * @throws IllegalStateException if the kernel refuses (no such node)
+     */
+    public static void bindToNode(long address, long length, int node) {
+        if (node < 0 || node >= MAX_NODES) {
+            throw new IllegalArgumentException("node " + node + " is outside [0, " + MAX_NODES + ")");
+        }
+        if (MBIND == null) {
+            throw new UnsupportedOperationException("mbind is not available on " + System.getProperty("os.name")
+                    + " " + System.getProperty("os.arch"));
+        }
+        long result;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment mask = arena.allocate(JAVA_LONG);
+            mask.set(JAVA_LONG, 0, 1L << node);
+            result = (long) MBIND.invokeExact(SYS_MBIND, MemorySegment.ofAddress(address), length, (long) MPOL_BIND,
+                    mask, MAX_NODES, 0L);
+        } catch (Throwable t) {
+            throw new IllegalStateException("mbind could not be called", t);
+        }
+        if (result != 0) {
+            throw new IllegalStateException("mbind of " + length + " bytes at 0x" + Long.toHexString(address)
+                    + " to NUMA node " + node + " failed");
+        }
+    }
+
+    /**
+     * The NUMA nodes the machine has online, from /sys/devices/system/node/online (for example
+     * "0" or "0-3"); [0] where it cannot be read.
+     */
+    public static int[] onlineNodes() {
+        try {
+            String online = Files.readString(Path.of("/sys/devices/system/node/online")).strip();
+            return Arrays.stream(online.split(",")).flatMapToInt(range -> {
+                String[] ends = range.split("-");
+                int first = Integer.parseInt(ends[0]);
+                return IntStream.rangeClosed(first, ends.length > 1 ? Integer.parseInt(ends[1]) : first);
+            }).toArray();
+        } catch (IOException | RuntimeException unreadable) {
+            return new int[] {0};
+        }
     }
 
     private static boolean advise(long address, long length, int advice) {

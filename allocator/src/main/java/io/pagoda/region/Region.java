@@ -130,6 +130,19 @@ public final class Region implements AutoCloseable {
         return mapped && NativeMemory.adviseHugePages(base, (long) frames << pageShift);
     }
 
+    /**
+     * Binds the memory of {@code frames} frames from {@code pfn} to NUMA node {@code node} of the
+     * machine (mbind); see {@link NativeMemory#bindToNode}.
+     *
+     * @throws UnsupportedOperationException if the region is not a mapping, or mbind is unavailable
+     */
+    public void bindToNode(int pfn, int frames, int node) {
+        if (!mapped) {
+            throw new UnsupportedOperationException("only a mapped region can be bound to a NUMA node");
+        }
+        NativeMemory.bindToNode(address(pfn), (long) frames << pageShift, node);
+    }
+
     /** Frame number of an address inside the region: {@code (address - base) >> pageShift}. */
     public int pfn(long address) {
         return (int) ((address - base) >>> pageShift);

@@ -1,0 +1,152 @@
+package io.pagoda;
+
+import io.pagoda.buddy.BuddySystem;
+import io.pagoda.buddy.Lifetimes;
+import io.pagoda.buddy.Zone;
+import io.pagoda.pcp.CacheSnapshot;
+import io.pagoda.pcp.ThreadCaches;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.pagoda.region.PageDescriptors.NO_FRAME;
+
+/**
+ * Blocks of frames across the nodes: each node's per-thread caches in front of its zone, and the
+ * thread's {@link MemoryPolicy} choosing where to start and whether to go on to the other nodes
+ * along the zonelist (the kernel's {@code get_page_from_freelist} over a zonelist).
+ *
+ * <p>With one node, which is the default, nothing here looks at the thread: the fast path is the
+ * cache's alone. A block is freed into the caches of the node whose slice holds it, whichever
+ * thread frees it, so that each node's caches only ever hold the node's own memory.
+ */
+final class NodeFrames {
+
+    private static final int SHORT_LIVED = Lifetimes.SHORT_LIVED;
+
+    private final BuddySystem buddy;
+    private final int nodes;
+    private final NodeMap nodeMap;
+    /** Each node's caches, by node; null when the caches are off. */
+    private final ThreadCaches[] caches;
+    /** Orders below this go through the caches; 0 when there are none. */
+    private final int cachedOrders;
+
+    NodeFrames(BuddySystem buddy, int cachedOrders, int cacheBatch, int cacheHigh, long idleNanos) {
+        this.buddy = buddy;
+        this.nodes = buddy.nodeCount();
+        this.nodeMap = new NodeMap(nodes);
+        if (cachedOrders > 0) {
+            this.caches = new ThreadCaches[nodes];
+            for (int node = 0; node < nodes; node++) {
+                caches[node] = new ThreadCaches(buddy.zone(node), Math.min(cachedOrders, buddy.maxOrder() + 1),
+                        cacheBatch, cacheHigh, idleNanos);
+            }
+            this.cachedOrders = caches[0].cachedOrders();
+        } else {
+            this.caches = null;
+            this.cachedOrders = 0;
+        }
+    }
+
+    /**
+     * A block of 2^order frames: short-lived blocks of cached orders from the thread's cache on
+     * its node, the others from the zones, along the thread's zonelist as its policy allows.
+     *
+     * @param belowMin whether the memory below the min watermarks may be taken (which the caches
+     *                 never do: their refills stop at min)
+     * @return the head pfn, or NO_FRAME
+     */
+    int allocate(int order, int lifetime, boolean belowMin) {
+        boolean cached = order < cachedOrders && lifetime == SHORT_LIVED && !belowMin;
+        if (nodes == 1) {
+            return cached ? caches[0].allocate(order) : buddy.allocate(0, true, order, lifetime, belowMin);
+        }
+        NodeMap.Binding binding = nodeMap.current();
+        int start = binding.startNode(nodes);
+        if (!cached) {
+            return buddy.allocate(start, binding.bind(), order, lifetime, belowMin);
+        }
+        int tries = binding.bind() ? 1 : nodes;
+        for (int i = 0; i < tries; i++) {
+            int pfn = caches[buddy.zonelistEntry(start, i)].allocate(order);
+            if (pfn != NO_FRAME) {
+                return pfn;
+            }
+        }
+        return NO_FRAME;
+    }
+
+    /**
+     * Frees a block: into the caches of its node for cached orders, else to its zone.
+     *
+     * @return {@link Zone#FREED}, or the info word found when it was not an allocated block of that order
+     */
+    int free(int pfn, int order) {
+        if (order >= cachedOrders) {
+            return buddy.free(pfn, order);
+        }
+        return caches[nodes == 1 ? 0 : buddy.nodeOf(pfn)].free(pfn, order);
+    }
+
+    /** The node the current thread allocates from first (for INTERLEAVE, the one it is bound to). */
+    int currentNode() {
+        return nodes == 1 ? 0 : nodeMap.current().node();
+    }
+
+    NodeMap nodeMap() {
+        return nodeMap;
+    }
+
+    int cachedOrders() {
+        return cachedOrders;
+    }
+
+    /** Every cache of every node back to its zone. */
+    void drainAll() {
+        if (caches != null) {
+            for (ThreadCaches nodeCaches : caches) {
+                nodeCaches.drainAll();
+            }
+        }
+    }
+
+    void reap(long now) {
+        if (caches != null) {
+            for (ThreadCaches nodeCaches : caches) {
+                nodeCaches.reap(now);
+            }
+        }
+    }
+
+    long cachedFrames() {
+        long frames = 0;
+        for (ThreadCaches nodeCaches : caches()) {
+            frames += nodeCaches.cachedFrames();
+        }
+        return frames;
+    }
+
+    /** The counters summed over every cache of every node, live and retired. */
+    CacheSnapshot total() {
+        CacheSnapshot total = new CacheSnapshot("total", 0, 0, 0, 0, 0);
+        for (ThreadCaches nodeCaches : caches()) {
+            total = total.plus(nodeCaches.total());
+        }
+        return total;
+    }
+
+    /** Each live cache's counters, node by node. */
+    List<CacheSnapshot> snapshots() {
+        List<CacheSnapshot> all = new ArrayList<>();
+        for (ThreadCaches nodeCaches : caches()) {
+            all.addAll(nodeCaches.snapshots());
+        }
+        return all;
+    }
+
+    /** Each node's caches, by node; empty when the caches are off. */
+    List<ThreadCaches> caches() {
+        return caches == null ? List.of() : List.of(caches);
+    }
+}

@@ -1,0 +1,96 @@
+package io.pagoda;
+
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Which node each thread allocates from, and with which {@link MemoryPolicy}: the kernel's
+ * mempolicy, for threads instead of CPUs.
+ *
+ * <p>A thread's binding is made at its first allocation: its thread group's node if the group
+ * (or a parent of it) is bound, else the next node in turn, so that unbound threads spread evenly;
+ * it changes only when the thread binds itself. Each thread reads and writes only its own binding.
+ */
+final class NodeMap {
+
+    /** One thread's node and policy; touched by its own thread only. */
+    static final class Binding {
+        private int node;
+        private MemoryPolicy policy;
+        /** Allocations made under INTERLEAVE: the offset of the next node from the thread's own. */
+        private int interleaved;
+
+        Binding(int node, MemoryPolicy policy) {
+            this.node = node;
+            this.policy = policy;
+        }
+
+        /** The node the next allocation starts at. */
+        int startNode(int nodes) {
+            return policy == MemoryPolicy.INTERLEAVE ? (node + interleaved++) % nodes : node;
+        }
+
+        boolean bind() {
+            return policy == MemoryPolicy.BIND;
+        }
+
+        int node() {
+            return node;
+        }
+    }
+
+    private final int nodes;
+    private final AtomicInteger turn = new AtomicInteger();
+    private final Map<ThreadGroup, Integer> groups = new ConcurrentHashMap<>();
+    private final ThreadLocal<Binding> bindings = ThreadLocal.withInitial(this::firstBinding);
+
+    NodeMap(int nodes) {
+        this.nodes = nodes;
+    }
+
+    /** The current thread's binding, made now if this is its first allocation. */
+    Binding current() {
+        return bindings.get();
+    }
+
+    private Binding firstBinding() {
+        for (ThreadGroup group = Thread.currentThread().getThreadGroup(); group != null; group = group.getParent()) {
+            Integer node = groups.get(group);
+            if (node != null) {
+                return new Binding(node, MemoryPolicy.LOCAL_PREFERRED);
+            }
+        }
+        return new Binding(Math.floorMod(turn.getAndIncrement(), nodes), MemoryPolicy.LOCAL_PREFERRED);
+    }
+
+    /** Threads of {@code group} and of its subgroups that have not allocated yet will prefer {@code node}. */
+    void bindThreadGroup(ThreadGroup group, int node) {
+        groups.put(Objects.requireNonNull(group, "group"), checkNode(node));
+    }
+
+    /** Binds the current thread; returns what it was bound to before, as a new binding. */
+    Binding bindCurrentThread(int node, MemoryPolicy policy) {
+        Objects.requireNonNull(policy, "policy");
+        checkNode(node);
+        Binding binding = current();
+        Binding previous = new Binding(binding.node, binding.policy);
+        binding.node = node;
+        binding.policy = policy;
+        binding.interleaved = 0;
+        return previous;
+    }
+
+    /** Puts back a binding {@link #bindCurrentThread} returned. */
+    void restore(Binding previous) {
+        bindCurrentThread(previous.node, previous.policy);
+    }
+
+    private int checkNode(int node) {
+        if (node < 0 || node >= nodes) {
+            throw new IllegalArgumentException("node " + node + " is outside [0, " + nodes + ")");
+        }
+        return node;
+    }
+}

@@ -1,0 +1,259 @@
+package io.pagoda;
+
+import io.pagoda.region.NativeMemory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Nodes (the kernel's NUMA nodes): slices of the region with zones of their own, threads mapped
+ * to them by thread group, binding and turn, memory policies, fallback by distance.
+ */
+class NodeTest {
+
+    private static final long MAX_BLOCK = 4L << 20;
+    private static final int PAGE = 4096;
+
+    private PageAllocator pages;
+
+    @AfterEach
+    void close() {
+        if (pages != null) {
+            pages.close();
+        }
+    }
+
+    /** Two nodes of two largest blocks each; no caches and no min, so every call reaches a zone and every frame can be had. */
+    private PageAllocator twoNodes() {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).cachedOrders(0).minFreeBytes(0).build();
+        return pages;
+    }
+
+    private int nodeOf(long address) {
+        return pages.buddySystem().nodeOf(pages.region().pfn(address));
+    }
+
+    private int onNewThread(ThreadGroup group, java.util.function.IntSupplier work) throws InterruptedException {
+        int[] result = new int[1];
+        Thread thread = Thread.ofPlatform().group(group).start(() -> result[0] = work.getAsInt());
+        thread.join();
+        return result[0];
+    }
+
+    @Test
+    void shouldCutTheRegionIntoASliceWithAZoneOfItsOwnPerNode() {
+        twoNodes();
+        assertEquals(2, pages.nodes());
+        assertEquals("Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0      2 \n"
+                + "Node 1, zone   Normal      0      0      0      0      0      0      0      0      0      0      2 \n", pages.buddyinfo());
+        assertTrue(pages.zoneinfo().contains("Node 1, zone   Normal\n  pages free     2048\n"), pages.zoneinfo());
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldAllocateFromTheNodeOfTheThreadsGroup() throws InterruptedException {
+        twoNodes();
+        ThreadGroup first = new ThreadGroup("first");
+        ThreadGroup second = new ThreadGroup("second");
+        ThreadGroup inSecond = new ThreadGroup(second, "a subgroup");
+        pages.bindThreadGroup(first, 0);
+        pages.bindThreadGroup(second, 1);
+        assertEquals(0, onNewThread(first, () -> nodeOf(pages.allocatePages(0))));
+        assertEquals(1, onNewThread(second, () -> nodeOf(pages.allocatePages(0))));
+        assertEquals(1, onNewThread(inSecond, () -> nodeOf(pages.allocatePages(0))), "a subgroup follows its parent");
+        assertEquals(1, onNewThread(second, pages::currentNode));
+    }
+
+    @Test
+    void shouldGiveUnboundThreadsTheNodesInTurn() throws InterruptedException {
+        twoNodes();
+        int[] perNode = new int[2];
+        for (int i = 0; i < 6; i++) {
+            perNode[onNewThread(Thread.currentThread().getThreadGroup(), () -> nodeOf(pages.allocatePages(0)))]++;
+        }
+        assertEquals(3, perNode[0]);
+        assertEquals(3, perNode[1]);
+    }
+
+    @Test
+    void shouldFallBackToTheNearestNodeWhenItsOwnIsFull() {
+        pages = PageAllocator.builder().capacity(3 * MAX_BLOCK).nodes(3).cachedOrders(0).minFreeBytes(0)
+                .nodeDistances(new int[][] {{10, 30, 20}, {30, 10, 20}, {20, 20, 10}}).build();
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        for (int i = 0; i < 1024; i++) {
+            assertEquals(0, nodeOf(pages.allocatePages(0)));
+        }
+        assertEquals(2, nodeOf(pages.allocatePages(0)), "node 2 is nearer to node 0 than node 1 is");
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldFailRatherThanLeaveTheNodeUnderBind() {
+        twoNodes();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        for (int i = 0; i < 2; i++) {
+            assertEquals(0, nodeOf(pages.allocatePages(10)));
+        }
+        String before = pages.buddyinfo();
+        assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0), "node 1 is free, but bound to node 0");
+        assertEquals(before, pages.buddyinfo(), "the failure changed nothing");
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        assertEquals(1, nodeOf(pages.allocatePages(0)), "preferring node 0, it may go on to node 1");
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldSpreadAllocationsOverEveryNodeUnderInterleaveAndPutTheBindingBackAfterwards() {
+        twoNodes();
+        pages.bindCurrentThread(1, MemoryPolicy.LOCAL_PREFERRED);
+        int[] perNode = new int[2];
+        pages.runOnNode(0, MemoryPolicy.INTERLEAVE, () -> {
+            for (int i = 0; i < 8; i++) {
+                perNode[nodeOf(pages.allocatePages(2))]++;
+            }
+        });
+        assertEquals(4, perNode[0]);
+        assertEquals(4, perNode[1]);
+        assertEquals(1, pages.currentNode(), "the thread's own binding is back");
+        assertThrows(IllegalStateException.class, () -> pages.runOnNode(0, MemoryPolicy.BIND, () -> {
+            throw new IllegalStateException("work failed");
+        }));
+        assertEquals(1, pages.currentNode(), "back even when the work throws");
+    }
+
+    @Test
+    void shouldFreeABlockIntoTheCachesOfItsOwnNodeWhateverThreadFreesIt() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        long block = pages.allocatePages(0);
+        pages.trim();
+        ThreadGroup second = new ThreadGroup("second");
+        pages.bindThreadGroup(second, 1);
+        assertEquals(1, onNewThread(second, () -> {
+            pages.freePages(block, 0);
+            return pages.threadCaches().get(0).cachedFrames() == 1 && pages.threadCaches().get(1).cachedFrames() == 0 ? 1 : 0;
+        }), "the block went to a cache of node 0, on the freeing thread of node 1");
+        assertEquals(0, nodeOf(block));
+        InvariantChecker.check(pages);
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldKeepEveryInvariantWhileThreadsOfTwoNodesFreeEachOthersBlocks() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(8 * MAX_BLOCK).nodes(2).build();
+        ConcurrentLinkedQueue<long[]> handOff = new ConcurrentLinkedQueue<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000);
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            int node = t % 2;
+            MemoryPolicy policy = t < 2 ? MemoryPolicy.LOCAL_PREFERRED : MemoryPolicy.INTERLEAVE;
+            long seed = t;
+            threads.add(Thread.ofPlatform().start(() -> {
+                pages.bindCurrentThread(node, policy);
+                SplittableRandom random = new SplittableRandom(seed);
+                List<long[]> own = new ArrayList<>();
+                try {
+                    while (System.nanoTime() < end) {
+                        int order = random.nextInt(5);
+                        long block = pages.tryAllocatePages(order, Lifetime.SHORT_LIVED);
+                        if (block != 0) {
+                            stamp(block, order);
+                            (random.nextBoolean() ? own : handOff).add(new long[] {block, order});
+                        }
+                        long[] theirs = handOff.poll();
+                        if (theirs != null) {
+                            checkAndFree(theirs);
+                        }
+                        if (own.size() > 16) {
+                            checkAndFree(own.remove(random.nextInt(own.size())));
+                        }
+                    }
+                    own.forEach(this::checkAndFree);
+                } catch (Throwable thrown) {
+                    failure.compareAndSet(null, thrown);
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        if (failure.get() != null) {
+            throw new AssertionError("a thread failed", failure.get());
+        }
+        for (long[] block; (block = handOff.poll()) != null; ) {
+            pages.freePages(block[0], (int) block[1]);
+        }
+        InvariantChecker.check(pages);
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "every frame back in its node");
+    }
+
+    /** Writes the block's address into its first and last words, so that a block handed out twice shows. */
+    private void stamp(long block, int order) {
+        MemorySegment memory = MemorySegment.ofAddress(block).reinterpret(pages.blockSize(order));
+        memory.set(ValueLayout.JAVA_LONG, 0, block);
+        memory.set(ValueLayout.JAVA_LONG, memory.byteSize() - 8, block);
+    }
+
+    private void checkAndFree(long[] block) {
+        MemorySegment memory = MemorySegment.ofAddress(block[0])
+                .reinterpret(pages.blockSize((int) block[1]));
+        assertEquals(block[0], memory.get(ValueLayout.JAVA_LONG, 0), "a block held twice");
+        assertEquals(block[0], memory.get(ValueLayout.JAVA_LONG, memory.byteSize() - 8), "a block held twice");
+        pages.freePages(block[0], (int) block[1]);
+    }
+
+    @Test
+    void shouldRefuseBadNodeSettings() {
+        assertThrows(IllegalArgumentException.class, () -> PageAllocator.builder().nodes(0));
+        IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class,
+                () -> PageAllocator.builder().capacity(MAX_BLOCK).nodes(2).build());
+        assertTrue(tooSmall.getMessage().contains("too few for 2 nodes"), tooSmall.getMessage());
+        IllegalArgumentException notSquare = assertThrows(IllegalArgumentException.class,
+                () -> PageAllocator.builder().capacity(2 * MAX_BLOCK).nodes(2).nodeDistances(new int[][] {{10, 20}}).build());
+        assertTrue(notSquare.getMessage().contains("2 x 2"), notSquare.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> PageAllocator.builder().capacity(2 * MAX_BLOCK).nodes(2).nodeDistances(new int[][] {{10, 5}, {20, 10}}).build());
+        twoNodes();
+        assertThrows(IllegalArgumentException.class, () -> pages.bindCurrentThread(2, MemoryPolicy.BIND));
+        assertThrows(IllegalArgumentException.class, () -> pages.bindThreadGroup(new ThreadGroup("g"), -1));
+    }
+
+    @Test
+    void shouldSayWhatItBoundToTheMachinesNumaNodes() {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).bindToPhysicalNodes(true).build();
+        if (NativeMemory.onlineNodes().length == 1) {
+            assertTrue(pages.physicalBinding().startsWith("one NUMA node on this machine"), pages.physicalBinding());
+        } else {
+            assertTrue(pages.physicalBinding().contains("node 1 -> NUMA node"), pages.physicalBinding());
+        }
+        pages.freePages(pages.allocatePages(0), 0);
+    }
+
+    @Test
+    void shouldBindAMappingToNumaNodeZeroAndRefuseANodeThatDoesNotExist() {
+        long length = 2 * MAX_BLOCK;
+        long address = NativeMemory.reserve(length);
+        try {
+            NativeMemory.bindToNode(address, length, 0); // every Linux machine has node 0
+            MemorySegment.ofAddress(address).reinterpret(length).set(ValueLayout.JAVA_LONG, 0, 42L);
+            assertThrows(IllegalStateException.class, () -> NativeMemory.bindToNode(address, length, 63));
+        } finally {
+            NativeMemory.release(address, length);
+        }
+    }
+}
