@@ -287,7 +287,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * Allocates a short-lived block of {@code 2^order} frames for work that must not fail for
      * want of memory: memory that lets the program free memory, or answer an error. It may use
      * the memory the min watermark keeps back from ordinary allocations (the kernel's
-     * {@code __GFP_HIGH}, {@code ALLOC_NO_WATERMARKS}). Free it with {@link #freePages}.
+     * {@code __GFP_HIGH}, {@code ALLOC_NO_WATERMARKS}), and it comes first from the reserve: the
+     * pageblocks that served earlier critical allocations of more than one frame, up to 1% of
+     * the memory, which nothing else uses until an ordinary allocation would fail (the kernel's
+     * highatomic reserve). Free it with {@link #freePages}.
      *
      * @return the address of the block, aligned to its size
      * @throws IllegalArgumentException if order is outside {@code [0, maxOrder()]}
@@ -297,9 +300,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public long allocateCritical(int order) {
         ensureOpen();
         checkOrder(order);
-        int pfn = findFrames(order, SHORT_LIVED, true);
+        int pfn = frames.allocate(order, Lifetimes.RESERVE, true);
         if (pfn == PageDescriptors.NO_FRAME) {
-            throw outOfPages(order, -1);
+            pfn = allocateSlow(order, Lifetimes.RESERVE, true);
+            if (pfn == PageDescriptors.NO_FRAME) {
+                throw outOfPages(order, -1);
+            }
         }
         return region.base() + prepared((long) pfn << pageShift, order);
     }
@@ -1289,6 +1295,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         if (pfn == PageDescriptors.NO_FRAME && (critical || inReclaim)) {
             pfn = frames.allocate(order, lifetime, true);
+        }
+        if (pfn == PageDescriptors.NO_FRAME && !critical && buddy.unreserve() > 0) {
+            pfn = allocateFast(order, lifetime); // the reserve for critical allocations gives way last
         }
         return pfn;
     }

@@ -170,7 +170,7 @@ class LifetimeGroupingTest {
         assertTrue(report.startsWith("Page block order: 9\nPages per block:  512\n\n"), report);
         assertTrue(report.contains("Node    0, zone   Normal, type    LongLived      1      1      1      1      1      1      1      1      1      1      0 \n"), report);
         assertTrue(report.contains("Node    0, zone   Normal, type    Untouched      0      0      0      0      0      0      0      0      0      0      1 \n"), report);
-        assertTrue(report.contains("Node 0, zone   Normal            0            2            0            2 \n"), report);
+        assertTrue(report.contains("Node 0, zone   Normal            0            2            0            0            2 \n"), report);
     }
 
     @Test

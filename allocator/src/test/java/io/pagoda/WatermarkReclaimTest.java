@@ -1,5 +1,6 @@
 package io.pagoda;
 
+import io.pagoda.buddy.Lifetimes;
 import io.pagoda.buddy.Watermarks;
 import io.pagoda.buddy.Zone;
 import org.junit.jupiter.api.AfterEach;
@@ -125,6 +126,33 @@ class WatermarkReclaimTest {
         }
         assertEquals(0, freeFrames());
         assertThrows(OutOfPagesException.class, () -> pages.allocateCritical(0), "nothing is left even below min");
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldKeepThePageblockOfACriticalAllocationForTheNextCriticalOnes() {
+        allocator();
+        Zone zone = pages.buddySystem().zone(0);
+        long critical = pages.allocateCritical(1);
+        int reserved = pages.region().pfn(critical) & -512;
+        assertEquals(1, zone.reservedPageblocks());
+        assertEquals(Lifetimes.RESERVE, zone.pageblockType(reserved));
+        for (int i = 0; i < 100; i++) {
+            int pfn = pages.region().pfn(pages.allocatePages(0));
+            assertNotEquals(reserved, pfn & -512, "ordinary allocations stay out of the reserve while there is other memory");
+        }
+        assertEquals(reserved, pages.region().pfn(pages.allocateCritical(1)) & -512, "the next critical one is served from it");
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldGiveTheReserveBackBeforeAnOrdinaryAllocationFails() {
+        allocator();
+        long critical = pages.allocateCritical(1);
+        assertEquals(1, pages.buddySystem().zone(0).reservedPageblocks());
+        assertEquals(FRAMES - MIN - 2, allocateUntilFree(MIN).size(), "every frame above min, the reserve's included");
+        assertEquals(0, pages.buddySystem().zone(0).reservedPageblocks());
+        pages.freePages(critical, 1);
         InvariantChecker.check(pages);
     }
 

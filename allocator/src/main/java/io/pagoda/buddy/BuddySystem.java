@@ -194,6 +194,19 @@ public final class BuddySystem {
         return purged;
     }
 
+    /**
+     * Gives every zone's reserved pageblocks back to ordinary use (see {@link Zone#unreserve}).
+     *
+     * @return the pageblocks given back
+     */
+    public int unreserve() {
+        int given = 0;
+        for (Zone zone : zones) {
+            given += zone.unreserve();
+        }
+        return given;
+    }
+
     /** Sets what every zone runs when an allocation leaves it below its low watermark. */
     public void onLowWatermark(Runnable wakeup) {
         for (Node node : nodes) {

@@ -17,10 +17,16 @@ public final class Lifetimes {
     public static final int LONG_LIVED = 1;
     /** Memory a shrinker can free on demand (caches): the kernel's RECLAIMABLE. */
     public static final int RECLAIMABLE = 2;
+    /**
+     * Pageblocks kept for critical allocations, the kernel's HIGHATOMIC: a critical allocation
+     * is of this type. No other type falls back on it, and a zone gives its reserve back before
+     * an ordinary allocation fails (see {@link Zone}).
+     */
+    public static final int RESERVE = 3;
     /** Number of lifetime types: the free lists of a zone are indexed by [0, COUNT). */
-    public static final int COUNT = 3;
+    public static final int COUNT = 4;
 
-    private static final String[] NAMES = {"ShortLived", "LongLived", "Reclaimable"};
+    private static final String[] NAMES = {"ShortLived", "LongLived", "Reclaimable", "Reserve"};
 
     // Each type falls back first on the type least harmed by sharing with it: short-lived memory
     // returns soon, so reclaimable pageblocks (which a shrinker can empty) are the first choice of
@@ -29,6 +35,7 @@ public final class Lifetimes {
             {RECLAIMABLE, LONG_LIVED},   // SHORT_LIVED
             {RECLAIMABLE, SHORT_LIVED},  // LONG_LIVED
             {LONG_LIVED, SHORT_LIVED},   // RECLAIMABLE
+            {},                          // RESERVE: the zone serves it its own way
     };
 
     private Lifetimes() {

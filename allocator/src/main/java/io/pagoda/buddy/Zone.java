@@ -42,7 +42,10 @@ import static io.pagoda.region.PageDescriptors.TAIL;
  * </ol>
  * Reusing free pageblocks before fresh ones keeps the memory in use small; stealing last, and in
  * whole pageblocks where it can, keeps the types apart, so that short-lived memory coalesces into
- * large blocks again once it is freed. Grouping can be turned off (the kernel's
+ * large blocks again once it is freed. Critical allocations have pageblocks of their own, the
+ * reserve ({@link Lifetimes#RESERVE}, the kernel's highatomic): up to 1% of the zone, made of the
+ * pageblocks that served critical allocations, used by nothing else, and given back
+ * ({@link #unreserve}) before an ordinary allocation fails. Grouping can be turned off (the kernel's
  * {@code page_group_by_mobility_disabled}): every type then uses the short-lived lists.
  *
  * <h2>Deferred initialisation</h2>
@@ -104,6 +107,9 @@ public final class Zone {
     private int purgeEpoch;
     /** Frames handed back to the operating system since the zone was made. */
     private long purgedFrames;
+    /** Pageblocks in the reserve for critical allocations, and the most there may be. */
+    private int reservedPageblocks;
+    private final int maxReservedPageblocks;
     /** Ordinary allocations refused at the min watermark. */
     private long minWatermarkRefusals;
     /** Run when an allocation leaves free frames below the low watermark: wakes the reclaimer. */
@@ -139,6 +145,8 @@ public final class Zone {
         this.pageblockOrder = pageblockOrder;
         this.groupByLifetime = groupByLifetime;
         this.watermarks = watermarks;
+        // The kernel's limit on highatomic pageblocks: 1% of the zone, plus one pageblock.
+        this.maxReservedPageblocks = (int) (((endPfn - startPfn) / 100 + (1L << pageblockOrder)) >> pageblockOrder);
         this.untouchedPfn = startPfn;
         this.freeFrames = endPfn - startPfn;
     }
@@ -320,6 +328,9 @@ public final class Zone {
      * places the class comment lists, in its order; NO_FRAME if the zone has none.
      */
     private int rmqueueLocked(int order, int lifetime) {
+        if (lifetime == Lifetimes.RESERVE) {
+            return rmqueueReserveLocked(order);
+        }
         int type = groupByLifetime ? lifetime : Lifetimes.SHORT_LIVED;
         int pfn = rmqueueSmallestLocked(order, type);
         if (pfn == NO_FRAME && groupByLifetime) {
@@ -332,6 +343,64 @@ public final class Zone {
             pfn = stealLocked(order, type);
         }
         return pfn;
+    }
+
+    /**
+     * A critical allocation (the kernel's {@code ALLOC_HIGHATOMIC}): the reserve first, then
+     * short-lived memory; a block of order above 0 taken outside the reserve brings its pageblock
+     * into the reserve, while the reserve is below its size (the kernel's
+     * {@code reserve_highatomic_pageblock}), so that the next critical allocations of that size
+     * find memory there even when the rest is cut into small pieces.
+     */
+    private int rmqueueReserveLocked(int order) {
+        int pfn = groupByLifetime ? rmqueueSmallestLocked(order, Lifetimes.RESERVE) : NO_FRAME;
+        if (pfn != NO_FRAME) {
+            return pfn;
+        }
+        pfn = rmqueueLocked(order, Lifetimes.SHORT_LIVED);
+        if (pfn != NO_FRAME && groupByLifetime && order > 0 && order < pageblockOrder
+                && reservedPageblocks < maxReservedPageblocks) {
+            int start = pfn & -(1 << pageblockOrder);
+            int owner = descriptors.pageblockType(start);
+            if (owner != Lifetimes.RESERVE) {
+                movePageblockLocked(start, owner, Lifetimes.RESERVE);
+            }
+        }
+        return pfn;
+    }
+
+    /**
+     * Gives every reserved pageblock back to short-lived use, with its free blocks (the kernel's
+     * {@code unreserve_highatomic_pageblock}): the last thing tried before an ordinary
+     * allocation fails.
+     *
+     * @return the pageblocks given back
+     */
+    public int unreserve() {
+        lock.lock();
+        try {
+            ensureLiveLocked();
+            int given = 0;
+            for (int start = startPfn; start < untouchedPfn && reservedPageblocks > 0; start += 1 << pageblockOrder) {
+                if (descriptors.pageblockType(start) == Lifetimes.RESERVE) {
+                    movePageblockLocked(start, Lifetimes.RESERVE, Lifetimes.SHORT_LIVED);
+                    given++;
+                }
+            }
+            return given;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Pageblocks in the reserve now. */
+    public int reservedPageblocks() {
+        lock.lock();
+        try {
+            return reservedPageblocks;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -426,6 +495,14 @@ public final class Zone {
         if (type == Lifetimes.SHORT_LIVED && freeOrAlikeFrames(start, end, type) < 1 << (pageblockOrder - 1)) {
             return false;
         }
+        movePageblockLocked(start, owner, type);
+        pageblocksClaimed++;
+        return true;
+    }
+
+    /** Makes the pageblock at {@code start} {@code type}'s, moving its free blocks from owner's lists. */
+    private void movePageblockLocked(int start, int owner, int type) {
+        int end = Math.min(endPfn, start + (1 << pageblockOrder));
         for (int head = start; head < end; head += blockFramesAt(head)) {
             int info = descriptors.info(head);
             if (PageDescriptors.state(info) == FREE) {
@@ -434,9 +511,7 @@ public final class Zone {
                 freeLists.add(head, blockOrder, type);
             }
         }
-        descriptors.setPageblockType(start, type);
-        pageblocksClaimed++;
-        return true;
+        setPageblockTypes(start, 0, type);
     }
 
     /** Frames in [start, end) free or in blocks allocated with {@code type}: the kernel's free + alike pages. */
@@ -471,6 +546,8 @@ public final class Zone {
         int first = pfn & -(1 << pageblockOrder);
         int end = Math.min(endPfn, pfn + (1 << order));
         for (int start = first; start < end; start += 1 << pageblockOrder) {
+            boolean wasReserved = start < untouchedPfn && descriptors.pageblockType(start) == Lifetimes.RESERVE;
+            reservedPageblocks += (type == Lifetimes.RESERVE ? 1 : 0) - (wasReserved ? 1 : 0);
             descriptors.setPageblockType(start, type);
         }
     }
@@ -551,7 +628,13 @@ public final class Zone {
             }
             int buddyType = PageDescriptors.lifetime(buddyInfo);
             freeLists.remove(buddy, order, buddyType);
-            if (buddyType != type) { // only past pageblock order: inside a pageblock, free blocks share its type
+            // Only past pageblock order can the types differ: inside a pageblock, free blocks share
+            // its type. The merged block takes the freed block's type, unless that is the reserve,
+            // which gives way: the reserve never grows by merging.
+            if (buddyType != type && type == Lifetimes.RESERVE) {
+                setPageblockTypes(pfn, order, buddyType);
+                type = buddyType;
+            } else if (buddyType != type) {
                 setPageblockTypes(buddy, order, type);
             }
             descriptors.setInfo(buddy, TAIL); // the swallowed head is now inside the merged block
