@@ -86,7 +86,7 @@ class LifetimeGroupingTest {
         long longLived = pages.allocatePages(0, Lifetime.LONG_LIVED);
         assertEquals(frontier, zone.untouchedPfn(), "no fresh memory touched");
         assertTrue(pfn(longLived) < frontier);
-        assertEquals(2, zone.pageblocksClaimed(), "both pageblocks of the free max-order block");
+        assertEquals(2, zone.counters().pageblocksClaimed(), "both pageblocks of the free max-order block");
         assertEquals(Lifetimes.LONG_LIVED, pageblockTypeAt(longLived));
         InvariantChecker.check(pages);
     }
@@ -102,8 +102,8 @@ class LifetimeGroupingTest {
         assertEquals(0, pfn(longLived) / PAGEBLOCK_FRAMES);
         assertEquals(Lifetimes.LONG_LIVED, zone.pageblockType(0), "the pageblock changed hands with its free blocks");
         assertEquals(Lifetimes.SHORT_LIVED, zone.pageblockType(PAGEBLOCK_FRAMES));
-        assertEquals(1, zone.pageblocksClaimed());
-        assertEquals(1, zone.fallbacks());
+        assertEquals(1, zone.counters().pageblocksClaimed());
+        assertEquals(1, zone.counters().fallbacks());
         InvariantChecker.check(pages);
     }
 
@@ -116,7 +116,7 @@ class LifetimeGroupingTest {
         }
         long shortLived = pages.allocatePages(4); // 16 frames: large enough to claim (order >= 9 / 2)
         assertEquals(Lifetimes.SHORT_LIVED, pageblockTypeAt(shortLived));
-        assertEquals(1, zone.pageblocksClaimed());
+        assertEquals(1, zone.counters().pageblocksClaimed());
         InvariantChecker.check(pages);
     }
 
@@ -129,8 +129,8 @@ class LifetimeGroupingTest {
         }
         long shortLived = pages.allocatePages(4);
         assertEquals(Lifetimes.LONG_LIVED, pageblockTypeAt(shortLived), "a pageblock mostly in use keeps its type");
-        assertEquals(0, zone.pageblocksClaimed());
-        assertEquals(1, zone.fallbacks());
+        assertEquals(0, zone.counters().pageblocksClaimed());
+        assertEquals(1, zone.counters().fallbacks());
         InvariantChecker.check(pages);
     }
 
@@ -143,8 +143,8 @@ class LifetimeGroupingTest {
         }
         long shortLived = pages.allocatePages(0);
         assertEquals(Lifetimes.LONG_LIVED, pageblockTypeAt(shortLived), "it comes back soon: the pageblock stays long-lived");
-        assertEquals(0, zone.pageblocksClaimed());
-        assertEquals(1, zone.fallbacks());
+        assertEquals(0, zone.counters().pageblocksClaimed());
+        assertEquals(1, zone.counters().fallbacks());
         InvariantChecker.check(pages);
     }
 

@@ -135,7 +135,7 @@ class WatermarkReclaimTest {
         Zone zone = pages.buddySystem().zone(0);
         long critical = pages.allocateCritical(1);
         int reserved = pages.region().pfn(critical) & -512;
-        assertEquals(1, zone.reservedPageblocks());
+        assertEquals(1, zone.counters().reservedPageblocks());
         assertEquals(Lifetimes.RESERVE, zone.pageblockType(reserved));
         for (int i = 0; i < 100; i++) {
             int pfn = pages.region().pfn(pages.allocatePages(0));
@@ -149,9 +149,9 @@ class WatermarkReclaimTest {
     void shouldGiveTheReserveBackBeforeAnOrdinaryAllocationFails() {
         allocator();
         long critical = pages.allocateCritical(1);
-        assertEquals(1, pages.buddySystem().zone(0).reservedPageblocks());
+        assertEquals(1, pages.buddySystem().zone(0).counters().reservedPageblocks());
         assertEquals(FRAMES - MIN - 2, allocateUntilFree(MIN).size(), "every frame above min, the reserve's included");
-        assertEquals(0, pages.buddySystem().zone(0).reservedPageblocks());
+        assertEquals(0, pages.buddySystem().zone(0).counters().reservedPageblocks());
         pages.freePages(critical, 1);
         InvariantChecker.check(pages);
     }

@@ -393,16 +393,6 @@ public final class Zone {
         }
     }
 
-    /** Pageblocks in the reserve now. */
-    public int reservedPageblocks() {
-        lock.lock();
-        try {
-            return reservedPageblocks;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /**
      * The kernel's {@code __rmqueue_smallest}: takes the smallest free block of order &gt;= order
      * off the lists of {@code type} and splits it down to order.
@@ -704,16 +694,6 @@ public final class Zone {
         return (stamp & PageDescriptors.PURGED) == 0 && ((epoch - stamp) & ~PageDescriptors.PURGED) >= decayEpochs;
     }
 
-    /** Frames handed back to the operating system by {@link #purge}, since the zone was made. */
-    public long purgedFrames() {
-        lock.lock();
-        try {
-            return purgedFrames;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     private void ensureLiveLocked() {
         if (retired) {
             throw new IllegalStateException("zone " + name + " of node " + nodeId + " is retired: its allocator is closed");
@@ -874,6 +854,29 @@ public final class Zone {
         return pageblockTypeOf(pfn);
     }
 
+    /**
+     * The zone's event counters at one moment, for reports (vmstat's and zoneinfo's).
+     *
+     * @param fallbacks            allocations served from another lifetime's memory
+     * @param pageblocksClaimed    pageblocks that changed lifetime to serve an allocation
+     * @param minWatermarkRefusals ordinary allocations (and refills) refused at the min watermark
+     * @param purgedFrames         frames handed back to the operating system
+     * @param reservedPageblocks   pageblocks in the reserve for critical allocations now
+     */
+    public record Counters(long fallbacks, long pageblocksClaimed, long minWatermarkRefusals, long purgedFrames,
+                           int reservedPageblocks) {
+    }
+
+    /** The counters, read under the lock. */
+    public Counters counters() {
+        lock.lock();
+        try {
+            return new Counters(fallbacks, pageblocksClaimed, minWatermarkRefusals, purgedFrames, reservedPageblocks);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public Watermarks watermarks() {
         return watermarks;
     }
@@ -886,36 +889,6 @@ public final class Zone {
         lock.lock();
         try {
             this.lowWatermarkWakeup = java.util.Objects.requireNonNull(wakeup, "wakeup");
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Ordinary allocations (and refills) refused at the min watermark, since the zone was made. */
-    public long minWatermarkRefusals() {
-        lock.lock();
-        try {
-            return minWatermarkRefusals;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Allocations served from another type's memory, since the zone was made. */
-    public long fallbacks() {
-        lock.lock();
-        try {
-            return fallbacks;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Pageblocks that changed type to serve an allocation, since the zone was made. */
-    public long pageblocksClaimed() {
-        lock.lock();
-        try {
-            return pageblocksClaimed;
         } finally {
             lock.unlock();
         }

@@ -25,6 +25,7 @@ import java.util.Locale;
  *         pageblocks_claimed 0
  *         min_watermark_refusals 0
  *         pages_purged 0
+ *         reserved_pageblocks 0
  * reclaim
  *         pageoutrun      0
  *         pgsteal_kswapd  0
@@ -65,10 +66,12 @@ public final class ZoneInfo {
                 line(report, "spanned  ", zone.managedFrames());
                 line(report, "allocated", zone.allocatedFrames());
                 line(report, "pageblock_order", zone.pageblockOrder());
-                line(report, "fallbacks", zone.fallbacks());
-                line(report, "pageblocks_claimed", zone.pageblocksClaimed());
-                line(report, "min_watermark_refusals", zone.minWatermarkRefusals());
-                line(report, "pages_purged", zone.purgedFrames());
+                Zone.Counters counters = zone.counters();
+                line(report, "fallbacks", counters.fallbacks());
+                line(report, "pageblocks_claimed", counters.pageblocksClaimed());
+                line(report, "min_watermark_refusals", counters.minWatermarkRefusals());
+                line(report, "pages_purged", counters.purgedFrames());
+                line(report, "reserved_pageblocks", counters.reservedPageblocks());
             }
         }
         report.append("reclaim\n");
