@@ -120,6 +120,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private static final int SHORT_LIVED = Lifetimes.SHORT_LIVED;
     /** Large free blocks a purge pass hands back per zone at most. */
     private static final int PURGE_LIMIT = 64;
+    /** Rounds of direct reclaim an allocation tries while each frees something: the kernel's MAX_RECLAIM_RETRIES. */
+    private static final int MAX_RECLAIM_RETRIES = 16;
     /** What direct reclaim asks the shrinkers for at least: the kernel's SWAP_CLUSTER_MAX. */
     private static final int DIRECT_RECLAIM_FRAMES = 32;
     /** Slabs live as long as any object in them: long-lived, as the kernel's are unmovable. */
@@ -202,6 +204,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         this.physicalBinding = builder.bindToPhysicalNodes ? bindToPhysicalNodes() : "not asked for";
         this.reaper = new CacheReaper("pagoda-cache-reaper", reapers, idle);
+        // The slabs' kept empty slabs are the first thing to give back under pressure (the kernel's
+        // slab shrinkers); what the shrinker is asked for is more than they hold, so it gives all.
+        shrinkers.register(slabs, slabs::emptySlabBytes, bytes -> slabs.releaseEmptySlabs());
         this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift);
         buddy.onLowWatermark(reclaimer::wake);
     }
@@ -1289,9 +1294,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         trim();
         int pfn = allocateFast(order, lifetime);
         boolean inReclaim = shrinkers.inReclaim();
-        if (pfn == PageDescriptors.NO_FRAME && !inReclaim) {
-            directReclaim(order);
-            pfn = allocateFast(order, lifetime);
+        // Other threads may take what was reclaimed before the retry: reclaim again while it
+        // frees something, as the kernel's should_reclaim_retry does, up to its limit.
+        for (int round = 0; pfn == PageDescriptors.NO_FRAME && !inReclaim && round < MAX_RECLAIM_RETRIES; round++) {
+            long reclaimed = directReclaim(order);
+            pfn = allocateFast(order, lifetime); // even after nothing: the reclaimer may just have freed
+            if (reclaimed == 0) {
+                break;
+            }
         }
         if (pfn == PageDescriptors.NO_FRAME && (critical || inReclaim)) {
             pfn = frames.allocate(order, lifetime, true);
@@ -1306,10 +1316,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * The allocating thread reclaims for itself: asks the shrinkers for the block it needs, and
      * at least the kernel's SWAP_CLUSTER_MAX (32 frames), so that the next allocations find memory too.
      */
-    private void directReclaim(int order) {
+    private long directReclaim(int order) {
         long wanted = Math.max(blockSize(order), (long) DIRECT_RECLAIM_FRAMES << pageShift);
         directReclaims.increment();
-        directReclaimedBytes.add(shrinkers.shrink(wanted));
+        long reclaimed = shrinkers.shrink(wanted);
+        directReclaimedBytes.add(reclaimed);
+        return reclaimed;
     }
 
     private OutOfPagesException outOfPages(int order, long requestedBytes) {

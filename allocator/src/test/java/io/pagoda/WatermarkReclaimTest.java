@@ -185,6 +185,25 @@ class WatermarkReclaimTest {
     }
 
     @Test
+    void shouldHaveTheReclaimerGiveBackTheEmptySlabsTheSlabLayerKeeps() throws InterruptedException {
+        allocator();
+        int sizeClass = io.pagoda.slab.SizeClasses.classOf(1024);
+        Thread worker = Thread.ofPlatform().start(() -> {
+            List<java.lang.foreign.MemorySegment> objects = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                objects.add(pages.allocate(1024));
+            }
+            objects.forEach(pages::free);
+        });
+        worker.join();
+        pages.reapNow(); // the dead worker's magazine goes back: its slabs empty, and two are kept
+        assertEquals(2, pages.slabs().emptySlabs(sizeClass));
+        allocateUntilFree(LOW - 1);
+        awaitTrue("the reclaimer gave the empty slabs back", () -> pages.slabs().emptySlabs(sizeClass) == 0);
+        InvariantChecker.check(pages);
+    }
+
+    @Test
     void shouldReclaimOnTheAllocatingThreadWhenItReachesMin() {
         allocator();
         FrameCache cache = new FrameCache();
@@ -241,6 +260,7 @@ class WatermarkReclaimTest {
                 return 0;
             }
         });
+        cache.refuseReclaimer = true;
         pages.registerShrinker(cache);
         List<Long> held = allocateUntilFree(MIN);
         cache.frames.add(held.removeLast());

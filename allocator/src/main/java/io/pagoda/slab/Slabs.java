@@ -404,6 +404,27 @@ public final class Slabs {
         }
     }
 
+    /** Bytes of the empty slabs the classes keep (their hysteresis): what {@link #releaseEmptySlabs} would give back. */
+    public long emptySlabBytes() {
+        return sumOverClasses(c -> slabClasses[c].emptySlabs() * classes.slabBytes(c));
+    }
+
+    /**
+     * Gives every empty slab back to the page allocator, magazines untouched: the slab layer's
+     * shrinker, which the reclaimer may call under memory pressure.
+     *
+     * @return the bytes of the slabs given back
+     */
+    public long releaseEmptySlabs() {
+        long before = emptySlabBytes();
+        for (SlabClass slabClass : slabClasses) {
+            if (slabClass != null) {
+                slabClass.releaseEmpty();
+            }
+        }
+        return Math.max(0, before - emptySlabBytes());
+    }
+
     /**
      * Housekeeping, called periodically by the cache reaper: returns dead threads' magazines and
      * empties those idle for longer than the idle timeout.
@@ -419,24 +440,23 @@ public final class Slabs {
 
     /** Bytes of the blocks all slabs occupy. */
     public long slabBytes() {
-        long bytes = 0;
-        for (int c = 0; c < slabClasses.length; c++) {
-            if (slabClasses[c] != null) {
-                bytes += slabClasses[c].slabs() * classes.slabBytes(c);
-            }
-        }
-        return bytes;
+        return sumOverClasses(c -> slabClasses[c].slabs() * classes.slabBytes(c));
     }
 
     /** Bytes of the objects out of the slabs, in magazines or with users. */
     public long objectBytesOut() {
-        long bytes = 0;
+        return sumOverClasses(c -> slabClasses[c].objectsOut() * classes.size(c));
+    }
+
+    /** The sum over the classes served by slabs of {@code perClass}, by class. */
+    private long sumOverClasses(java.util.function.IntToLongFunction perClass) {
+        long sum = 0;
         for (int c = 0; c < slabClasses.length; c++) {
             if (slabClasses[c] != null) {
-                bytes += slabClasses[c].objectsOut() * classes.size(c);
+                sum += perClass.applyAsLong(c);
             }
         }
-        return bytes;
+        return sum;
     }
 
     /** Slabs of a class now. */
