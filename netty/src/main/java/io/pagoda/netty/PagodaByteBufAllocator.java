@@ -2,20 +2,20 @@ package io.pagoda.netty;
 
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.UnpooledDirectByteBuf;
 import io.netty.buffer.UnpooledHeapByteBuf;
-import io.netty.util.internal.CleanableDirectBuffer;
 import io.pagoda.PageAllocator;
 
-import java.nio.ByteBuffer;
 import java.util.Objects;
 
 /**
  * A Netty {@link io.netty.buffer.ByteBufAllocator} whose direct buffers are Pagoda memory: each
- * buffer's memory comes from {@link PageAllocator#allocateBuffer(int)}, and goes back with
- * {@link PageAllocator#release(ByteBuffer)} when the buffer's reference count falls to zero (or
- * when it grows, for the memory it leaves). Heap buffers are Netty's own unpooled ones; composite
- * buffers, capacity growth and reference counting are Netty's.
+ * buffer's memory comes from {@link PageAllocator#allocateAddress(long)}, and goes back with
+ * {@link PageAllocator#freeAddress(long)} when the buffer's reference count falls to zero (or
+ * when it grows past its usable size, for the memory it leaves). The ByteBuf objects are recycled
+ * too, per platform thread ({@link BufferRecycler}), so a steady allocate-release cycle costs no
+ * heap; a buffer released on another thread goes back to the thread that made it. Heap buffers
+ * are Netty's own unpooled ones; composite buffers, slices, duplicates and reference counting are
+ * Netty's.
  *
  * {@snippet lang=java :
  * PageAllocator pages = PageAllocator.builder().capacity(64L << 30).build();
@@ -25,11 +25,18 @@ import java.util.Objects;
  * }
  *
  * <p>The allocator must stay open while any of its buffers is in use. Netty's leak detector
- * works as for any allocator (its default, SIMPLE, samples one buffer in 128).
+ * works as for any allocator (its default, SIMPLE, samples one buffer in 128). Buffers read and
+ * write memory through an address, which needs native access for this module
+ * ({@code --enable-native-access=io.pagoda.netty}, or {@code ALL-UNNAMED} on the class path);
+ * without it the JDK warns once. As with Netty's pooled buffers, a buffer used after its last
+ * release throws {@link io.netty.util.IllegalReferenceCountException} until its object is reused,
+ * and then reaches the new owner's bytes.
  */
 public final class PagodaByteBufAllocator extends AbstractByteBufAllocator {
 
     private final PageAllocator pages;
+    /** Each platform thread's released buffer objects; virtual threads have none (see {@link #newDirectBuffer}). */
+    private final ThreadLocal<BufferRecycler> recyclers = ThreadLocal.withInitial(BufferRecycler::new);
 
     /** Direct buffers by default, as Netty's pooled allocators hand out. */
     public PagodaByteBufAllocator(PageAllocator pages) {
@@ -47,40 +54,25 @@ public final class PagodaByteBufAllocator extends AbstractByteBufAllocator {
         return new UnpooledHeapByteBuf(this, initialCapacity, maxCapacity);
     }
 
+    /**
+     * A recycled buffer object of this thread's if there is one, else a new one. Virtual threads
+     * make a new one each time (the GC takes it back): a recycler per virtual thread would be
+     * kept as long as the thread lives and rarely used again.
+     */
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-        return toLeakAwareBuffer(new PagodaDirectByteBuf(this, initialCapacity, maxCapacity));
+        BufferRecycler recycler = Thread.currentThread().isVirtual() ? null : recyclers.get();
+        PagodaDirectByteBuf buffer = recycler == null ? null : recycler.take();
+        if (buffer == null) {
+            buffer = new PagodaDirectByteBuf(this, recycler);
+        }
+        buffer.reuse(initialCapacity, maxCapacity); // if it throws, the object is dropped
+        return toLeakAwareBuffer(buffer);
     }
 
     /** Pagoda keeps its direct memory, as a pool does. */
     @Override
     public boolean isDirectBufferPooled() {
         return true;
-    }
-
-    /** Netty's unpooled direct buffer over memory from Pagoda, given back when it is freed. */
-    private static final class PagodaDirectByteBuf extends UnpooledDirectByteBuf {
-
-        PagodaDirectByteBuf(PagodaByteBufAllocator allocator, int initialCapacity, int maxCapacity) {
-            super(allocator, initialCapacity, maxCapacity);
-        }
-
-        /** Called by the constructor and on growth; {@code alloc()} is set before either. */
-        @Override
-        protected CleanableDirectBuffer allocateDirectBuffer(int capacity) {
-            PageAllocator pages = ((PagodaByteBufAllocator) alloc()).pages;
-            ByteBuffer buffer = pages.allocateBuffer(capacity);
-            return new CleanableDirectBuffer() {
-                @Override
-                public ByteBuffer buffer() {
-                    return buffer;
-                }
-
-                @Override
-                public void clean() {
-                    pages.release(buffer);
-                }
-            };
-        }
     }
 }

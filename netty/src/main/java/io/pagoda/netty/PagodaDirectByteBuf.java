@@ -1,0 +1,468 @@
+package io.pagoda.netty;
+
+import io.netty.buffer.AbstractReferenceCountedByteBuf;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.pagoda.PageAllocator;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ScatteringByteChannel;
+
+/**
+ * A direct ByteBuf over Pagoda memory at an address ({@link PageAllocator#allocateAddress}),
+ * whose object is recycled: when its reference count falls to zero, the memory goes back to
+ * Pagoda with {@link PageAllocator#freeAddress} and the object to the {@link BufferRecycler} of
+ * the thread that made it, for that thread's next allocation. So a steady allocate-release cycle
+ * costs no heap.
+ *
+ * <p>Invariants, while the reference count is positive: {@code address} is the start of memory
+ * handed out by {@code pages} and not yet freed, of {@code usable} bytes
+ * ({@link PageAllocator#usableSize}); {@code capacity() <= usable} and {@code <= maxCapacity()};
+ * {@code view}, when not null, is a ByteBuffer over exactly those {@code usable} bytes. Growth
+ * within {@code usable} only moves the capacity; beyond it, the bytes move to new memory and the
+ * old memory is freed.
+ *
+ * <p>Reference counting, index checks and derived buffers are Netty's: {@code slice()} and
+ * {@code duplicate()} share this buffer's count, so a retained slice keeps it alive. A released
+ * buffer refuses every access with {@link io.netty.util.IllegalReferenceCountException} until its
+ * object is reused. As with Netty's pooled buffers, a reference kept past the release (and the
+ * buffers derived from it) then reaches the new owner's buffer: nothing can tell the two lives
+ * apart without a heap object per allocation.
+ *
+ * <p>Reads and writes go through {@link AddressMemory} after Netty's index checks. ByteBuffers
+ * ({@link #nioBuffer}, {@link #internalNioBuffer}, channel I/O) are views made on demand; one is
+ * kept and used again while the memory stays the same, even across a recycle to the same address.
+ * {@link #hasMemoryAddress()} is false, as for Netty's own buffers without {@code sun.misc.Unsafe}
+ * (the default on Java 25): Netty's address fast paths copy with Unsafe.
+ */
+final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
+
+    /** Bytes a stream copy moves through the heap at a time. */
+    private static final int STREAM_CHUNK = 8192;
+
+    private final PagodaByteBufAllocator allocator;
+    private final PageAllocator pages;
+    /** Where this object goes back when released: its maker's recycler, or null (a virtual thread's: dropped). */
+    private final BufferRecycler home;
+
+    private long address;
+    private int capacity;
+    private int usable;
+    private ByteBuffer view;
+
+    /** The next buffer on {@code home}'s chain of buffers released by other threads; written before the push that publishes it. */
+    PagodaDirectByteBuf nextReturned;
+    /** How long that chain is with this buffer on top, which bounds it. */
+    int returnedChainLength;
+
+    /** A buffer without memory yet: {@link #reuse} gives it some before it is handed out. */
+    PagodaDirectByteBuf(PagodaByteBufAllocator allocator, BufferRecycler home) {
+        super(0);
+        this.allocator = allocator;
+        this.pages = allocator.pages();
+        this.home = home;
+    }
+
+    /**
+     * Gives this buffer (new, or released and taken from its recycler) fresh memory and its first
+     * reference, indices and marks at zero.
+     *
+     * @throws io.pagoda.OutOfPagesException as {@link PageAllocator#allocateAddress} does; the
+     *         buffer is then left unusable, and the caller drops it
+     */
+    void reuse(int initialCapacity, int maxCapacity) {
+        long memory = pages.allocateAddress(initialCapacity);
+        int bytes = usableSize(initialCapacity);
+        if (memory != address || bytes != usable) {
+            view = null;
+        }
+        address = memory;
+        usable = bytes;
+        capacity = initialCapacity;
+        maxCapacity(maxCapacity);
+        clear();
+        markReaderIndex();
+        markWriterIndex();
+        resetRefCnt();
+    }
+
+    /** The bytes Pagoda reserves for {@code bytes}, as many as a ByteBuf can hold. */
+    private int usableSize(int bytes) {
+        return (int) Math.min(pages.usableSize(bytes), Integer.MAX_VALUE);
+    }
+
+    /** The last reference is gone: the memory to Pagoda first, then the object to its recycler, where it may be reused at once. */
+    @Override
+    protected void deallocate() {
+        pages.freeAddress(address);
+        if (home != null) {
+            home.giveBack(this);
+        }
+    }
+
+    @Override
+    public int capacity() {
+        return capacity;
+    }
+
+    /** Within the usable size, growth is free: Netty's ensureWritable grows to here before it asks for more. */
+    @Override
+    public int maxFastWritableBytes() {
+        return Math.min(usable, maxCapacity()) - writerIndex();
+    }
+
+    @Override
+    public ByteBuf capacity(int newCapacity) {
+        checkNewCapacity(newCapacity);
+        if (newCapacity > usable) {
+            move(newCapacity);
+        } else if (newCapacity < capacity) {
+            trimIndicesToCapacity(newCapacity);
+        }
+        capacity = newCapacity;
+        return this;
+    }
+
+    /** To new memory of {@code newCapacity} bytes, with the current bytes; the old memory is freed last, so a failure changes nothing. */
+    private void move(int newCapacity) {
+        long memory = pages.allocateAddress(newCapacity);
+        AddressMemory.copy(address, memory, capacity);
+        long old = address;
+        address = memory;
+        usable = usableSize(newCapacity);
+        view = null;
+        pages.freeAddress(old);
+    }
+
+    @Override
+    public ByteBufAllocator alloc() {
+        return allocator;
+    }
+
+    @Override
+    public ByteOrder order() {
+        return ByteOrder.BIG_ENDIAN;
+    }
+
+    @Override
+    public ByteBuf unwrap() {
+        return null;
+    }
+
+    @Override
+    public boolean isDirect() {
+        return true;
+    }
+
+    @Override
+    public boolean isContiguous() {
+        return true;
+    }
+
+    @Override
+    public boolean hasArray() {
+        return false;
+    }
+
+    @Override
+    public byte[] array() {
+        throw new UnsupportedOperationException("a direct buffer has no backing array");
+    }
+
+    @Override
+    public int arrayOffset() {
+        throw new UnsupportedOperationException("a direct buffer has no backing array");
+    }
+
+    @Override
+    public boolean hasMemoryAddress() {
+        return false;
+    }
+
+    @Override
+    public long memoryAddress() {
+        throw new UnsupportedOperationException("Netty's address paths need sun.misc.Unsafe; use nioBuffer()");
+    }
+
+    // Single values, after AbstractByteBuf's index and reference checks.
+
+    @Override
+    protected byte _getByte(int index) {
+        return AddressMemory.getByte(address + index);
+    }
+
+    @Override
+    protected short _getShort(int index) {
+        return AddressMemory.getShort(address + index);
+    }
+
+    @Override
+    protected short _getShortLE(int index) {
+        return AddressMemory.getShortLE(address + index);
+    }
+
+    @Override
+    protected int _getUnsignedMedium(int index) {
+        long at = address + index;
+        return (AddressMemory.getByte(at) & 0xff) << 16 | AddressMemory.getShort(at + 1) & 0xffff;
+    }
+
+    @Override
+    protected int _getUnsignedMediumLE(int index) {
+        long at = address + index;
+        return AddressMemory.getByte(at) & 0xff | (AddressMemory.getShortLE(at + 1) & 0xffff) << 8;
+    }
+
+    @Override
+    protected int _getInt(int index) {
+        return AddressMemory.getInt(address + index);
+    }
+
+    @Override
+    protected int _getIntLE(int index) {
+        return AddressMemory.getIntLE(address + index);
+    }
+
+    @Override
+    protected long _getLong(int index) {
+        return AddressMemory.getLong(address + index);
+    }
+
+    @Override
+    protected long _getLongLE(int index) {
+        return AddressMemory.getLongLE(address + index);
+    }
+
+    @Override
+    protected void _setByte(int index, int value) {
+        AddressMemory.setByte(address + index, value);
+    }
+
+    @Override
+    protected void _setShort(int index, int value) {
+        AddressMemory.setShort(address + index, value);
+    }
+
+    @Override
+    protected void _setShortLE(int index, int value) {
+        AddressMemory.setShortLE(address + index, value);
+    }
+
+    @Override
+    protected void _setMedium(int index, int value) {
+        long at = address + index;
+        AddressMemory.setByte(at, value >>> 16);
+        AddressMemory.setShort(at + 1, value);
+    }
+
+    @Override
+    protected void _setMediumLE(int index, int value) {
+        long at = address + index;
+        AddressMemory.setByte(at, value);
+        AddressMemory.setShortLE(at + 1, value >>> 8);
+    }
+
+    @Override
+    protected void _setInt(int index, int value) {
+        AddressMemory.setInt(address + index, value);
+    }
+
+    @Override
+    protected void _setIntLE(int index, int value) {
+        AddressMemory.setIntLE(address + index, value);
+    }
+
+    @Override
+    protected void _setLong(int index, long value) {
+        AddressMemory.setLong(address + index, value);
+    }
+
+    @Override
+    protected void _setLongLE(int index, long value) {
+        AddressMemory.setLongLE(address + index, value);
+    }
+
+    // Bulk copies: address to address between Pagoda buffers, else through the other side's array or ByteBuffers.
+
+    @Override
+    public ByteBuf getBytes(int index, ByteBuf dst, int dstIndex, int length) {
+        checkDstIndex(index, length, dstIndex, dst.capacity());
+        if (dst instanceof PagodaDirectByteBuf to) {
+            to.checkIndex(dstIndex, length);
+            AddressMemory.copy(address + index, to.address + dstIndex, length);
+        } else if (dst.hasArray()) {
+            AddressMemory.copy(address + index, dst.array(), dst.arrayOffset() + dstIndex, length);
+        } else if (dst.nioBufferCount() > 0) {
+            for (ByteBuffer part : dst.nioBuffers(dstIndex, length)) {
+                int bytes = part.remaining();
+                getBytes(index, part);
+                index += bytes;
+            }
+        } else {
+            dst.setBytes(dstIndex, this, index, length);
+        }
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, byte[] dst, int dstIndex, int length) {
+        checkDstIndex(index, length, dstIndex, dst.length);
+        AddressMemory.copy(address + index, dst, dstIndex, length);
+        return this;
+    }
+
+    /** Fills {@code dst} from its position to its limit, and moves its position there. */
+    @Override
+    public ByteBuf getBytes(int index, ByteBuffer dst) {
+        int length = dst.remaining();
+        checkIndex(index, length);
+        dst.put(dst.position(), view(), index, length);
+        dst.position(dst.position() + length);
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, OutputStream out, int length) throws IOException {
+        checkIndex(index, length);
+        byte[] chunk = new byte[Math.min(length, STREAM_CHUNK)];
+        for (int done = 0; done < length; ) {
+            int bytes = Math.min(chunk.length, length - done);
+            AddressMemory.copy(address + index + done, chunk, 0, bytes);
+            out.write(chunk, 0, bytes);
+            done += bytes;
+        }
+        return this;
+    }
+
+    @Override
+    public int getBytes(int index, GatheringByteChannel out, int length) throws IOException {
+        return out.write(internalNioBuffer(index, length));
+    }
+
+    @Override
+    public int getBytes(int index, FileChannel out, long position, int length) throws IOException {
+        return out.write(internalNioBuffer(index, length), position);
+    }
+
+    @Override
+    public ByteBuf setBytes(int index, ByteBuf src, int srcIndex, int length) {
+        checkSrcIndex(index, length, srcIndex, src.capacity());
+        if (src instanceof PagodaDirectByteBuf from) {
+            from.checkIndex(srcIndex, length);
+            AddressMemory.copy(from.address + srcIndex, address + index, length);
+        } else if (src.hasArray()) {
+            AddressMemory.copy(src.array(), src.arrayOffset() + srcIndex, address + index, length);
+        } else if (src.nioBufferCount() > 0) {
+            for (ByteBuffer part : src.nioBuffers(srcIndex, length)) {
+                int bytes = part.remaining();
+                setBytes(index, part);
+                index += bytes;
+            }
+        } else {
+            src.getBytes(srcIndex, this, index, length);
+        }
+        return this;
+    }
+
+    @Override
+    public ByteBuf setBytes(int index, byte[] src, int srcIndex, int length) {
+        checkSrcIndex(index, length, srcIndex, src.length);
+        AddressMemory.copy(src, srcIndex, address + index, length);
+        return this;
+    }
+
+    /** Copies {@code src} from its position to its limit, and moves its position there. */
+    @Override
+    public ByteBuf setBytes(int index, ByteBuffer src) {
+        int length = src.remaining();
+        checkIndex(index, length);
+        view().put(index, src, src.position(), length);
+        src.position(src.position() + length);
+        return this;
+    }
+
+    /** One read of at most {@code length} bytes, as Netty's buffers do: the bytes read, or -1 at the stream's end. */
+    @Override
+    public int setBytes(int index, InputStream in, int length) throws IOException {
+        checkIndex(index, length);
+        byte[] chunk = new byte[length];
+        int bytes = in.read(chunk, 0, length);
+        if (bytes > 0) {
+            AddressMemory.copy(chunk, 0, address + index, bytes);
+        }
+        return bytes;
+    }
+
+    /** One read, as Netty's buffers do: the bytes read, or -1 if the channel is closed. */
+    @Override
+    public int setBytes(int index, ScatteringByteChannel in, int length) throws IOException {
+        try {
+            return in.read(internalNioBuffer(index, length));
+        } catch (ClosedChannelException closed) {
+            return -1;
+        }
+    }
+
+    @Override
+    public int setBytes(int index, FileChannel in, long position, int length) throws IOException {
+        try {
+            return in.read(internalNioBuffer(index, length), position);
+        } catch (ClosedChannelException closed) {
+            return -1;
+        }
+    }
+
+    /** A new buffer from the same allocator, with its own memory. */
+    @Override
+    public ByteBuf copy(int index, int length) {
+        checkIndex(index, length);
+        return allocator.directBuffer(length, maxCapacity()).writeBytes(this, index, length);
+    }
+
+    // ByteBuffer views.
+
+    /**
+     * The view over this memory's usable bytes, made on first use and kept while the memory
+     * stays, its position and limit cleared: the JDK's absolute bulk operations and slices check
+     * their range against the limit, which {@link #internalNioBuffer} moves.
+     */
+    private ByteBuffer view() {
+        ByteBuffer v = view;
+        if (v == null) {
+            v = AddressMemory.view(address, usable);
+            view = v;
+        }
+        return v.clear();
+    }
+
+    @Override
+    public int nioBufferCount() {
+        return 1;
+    }
+
+    /** A new ByteBuffer over the bytes, independent of this buffer's indices and of other calls'. */
+    @Override
+    public ByteBuffer nioBuffer(int index, int length) {
+        checkIndex(index, length);
+        return view().slice(index, length);
+    }
+
+    @Override
+    public ByteBuffer[] nioBuffers(int index, int length) {
+        return new ByteBuffer[] {nioBuffer(index, length)};
+    }
+
+    /** The kept view, its position and limit set to the bytes: valid until the next call on this buffer. */
+    @Override
+    public ByteBuffer internalNioBuffer(int index, int length) {
+        checkIndex(index, length);
+        return view().position(index).limit(index + length);
+    }
+}

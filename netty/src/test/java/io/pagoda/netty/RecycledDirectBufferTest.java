@@ -1,0 +1,350 @@
+package io.pagoda.netty;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.util.IllegalReferenceCountException;
+import io.netty.util.ResourceLeakDetector;
+import io.pagoda.PageAllocator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.channels.Pipe;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The direct buffers' own behaviour: recycled objects over memory from Pagoda's address API.
+ * Netty's leak detector is off here, so that the buffers handed out are the recycled objects
+ * themselves and not, one in 128, a wrapper; every test ends with every byte back in Pagoda.
+ */
+class RecycledDirectBufferTest {
+
+    private static ResourceLeakDetector.Level leakDetection;
+
+    private PageAllocator pages;
+    private PagodaByteBufAllocator allocator;
+
+    @BeforeAll
+    static void turnLeakDetectionOff() {
+        leakDetection = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+    }
+
+    @AfterAll
+    static void restoreLeakDetection() {
+        ResourceLeakDetector.setLevel(leakDetection);
+    }
+
+    @BeforeEach
+    void setUp() {
+        pages = PageAllocator.builder().capacity(64L << 20).build();
+        allocator = new PagodaByteBufAllocator(pages);
+    }
+
+    @AfterEach
+    void everyByteIsBackInPagoda() {
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes() + pages.cachedBytes(), "every buffer's memory back in Pagoda");
+        pages.close();
+    }
+
+    /** Where a buffer's memory is, as its ByteBuffer view tells. */
+    private static long addressOf(ByteBuf buffer) {
+        return MemorySegment.ofBuffer(buffer.nioBuffer(0, 1)).address();
+    }
+
+    @Test
+    void shouldHandOutTheSameObjectAgainAfterItsRelease() {
+        ByteBuf first = allocator.directBuffer(256);
+        assertTrue(first.release());
+        ByteBuf second = allocator.directBuffer(4096);
+        assertSame(first, second);
+        assertEquals(4096, second.capacity());
+        second.release();
+    }
+
+    @Test
+    void shouldStartEveryReuseEmptyWithOneReference() {
+        ByteBuf first = allocator.directBuffer(64, 1000);
+        first.writeLong(42).readInt();
+        first.markReaderIndex().markWriterIndex();
+        first.release();
+        ByteBuf second = allocator.directBuffer(32, 2000);
+        assertSame(first, second);
+        assertEquals(1, second.refCnt());
+        assertEquals(0, second.readerIndex());
+        assertEquals(0, second.writerIndex());
+        assertEquals(2000, second.maxCapacity());
+        second.writeInt(7).resetReaderIndex().resetWriterIndex();
+        assertEquals(0, second.writerIndex(), "the marks were reset to zero too");
+        second.release();
+    }
+
+    @Test
+    void shouldAllocateNearlyNoHeapPerPairOnceWarm() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long thread = Thread.currentThread().threadId();
+        int[] sizes = {256, 4096, 16384};
+        for (int i = 0; i < 50_000; i++) {
+            allocator.directBuffer(sizes[i % 3]).release();
+        }
+        int pairs = 100_000;
+        long before = threads.getThreadAllocatedBytes(thread);
+        for (int i = 0; i < pairs; i++) {
+            allocator.directBuffer(sizes[i % 3]).release();
+        }
+        long perPair = (threads.getThreadAllocatedBytes(thread) - before) / pairs;
+        assertTrue(perPair < 8, "heap bytes per directBuffer + release pair: " + perPair + " (was 328 to 384 before recycling)");
+    }
+
+    @Test
+    void shouldThrowWhenAReleasedBufferIsUsed() {
+        ByteBuf buffer = allocator.directBuffer(64).writeInt(1);
+        buffer.release();
+        assertEquals(0, buffer.refCnt());
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.getByte(0));
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.setInt(0, 1));
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.writeByte(1));
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.readInt());
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.nioBuffer(0, 4));
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.internalNioBuffer(0, 4));
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.getBytes(0, new byte[4]));
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.capacity(128));
+        assertThrows(IllegalReferenceCountException.class, buffer::release);
+        assertThrows(IllegalReferenceCountException.class, buffer::retain);
+    }
+
+    @Test
+    void shouldRefuseToCopyIntoAReleasedPagodaBuffer() {
+        ByteBuf source = allocator.directBuffer(64).writeLong(1);
+        ByteBuf released = allocator.directBuffer(64);
+        released.release();
+        assertThrows(IllegalReferenceCountException.class, () -> source.getBytes(0, released, 0, 8));
+        assertThrows(IllegalReferenceCountException.class, () -> source.setBytes(0, released, 0, 8));
+        source.release();
+    }
+
+    @Test
+    void shouldGrowWithinTheUsableSizeWithoutMovingTheMemory() {
+        ByteBuf buffer = allocator.directBuffer(100);
+        int usable = (int) pages.usableSize(100);
+        assertTrue(usable > 100, "a size class larger than asked: " + usable);
+        long address = addressOf(buffer);
+        buffer.writeZero(usable);
+        assertEquals(usable, buffer.capacity(), "ensureWritable grew to the usable size first");
+        assertEquals(address, addressOf(buffer));
+        buffer.release();
+    }
+
+    @Test
+    void shouldMoveToNewMemoryWithTheBytesWhenGrowingPastTheUsableSize() {
+        ByteBuf buffer = allocator.directBuffer(64);
+        long address = addressOf(buffer);
+        for (int i = 0; i < 100_000; i++) {
+            buffer.writeByte(i);
+        }
+        assertNotEquals(address, addressOf(buffer));
+        for (int i = 0; i < 100_000; i++) {
+            assertEquals((byte) i, buffer.getByte(i));
+        }
+        buffer.release();
+    }
+
+    @Test
+    void shouldTrimIndicesWhenShrinking() {
+        ByteBuf buffer = allocator.directBuffer(256).writeZero(200).readerIndex(150);
+        buffer.capacity(100);
+        assertEquals(100, buffer.capacity());
+        assertEquals(100, buffer.readerIndex());
+        assertEquals(100, buffer.writerIndex());
+        buffer.release();
+    }
+
+    @Test
+    void shouldKeepTheBufferAliveWhileARetainedSliceIsHeld() {
+        ByteBuf buffer = allocator.directBuffer(64).writeLong(0x0102030405060708L);
+        ByteBuf slice = buffer.retainedSlice(4, 4);
+        assertFalse(buffer.release(), "the slice holds a reference");
+        assertEquals(0x05060708, slice.getInt(0));
+        assertTrue(slice.release());
+        assertEquals(0, buffer.refCnt());
+    }
+
+    @Test
+    void shouldShareMemoryAndCountWithDuplicatesAndSlices() {
+        ByteBuf buffer = allocator.directBuffer(64).writeZero(16);
+        ByteBuf duplicate = buffer.duplicate();
+        ByteBuf slice = buffer.slice(8, 8);
+        duplicate.setInt(0, 0xCAFEBABE);
+        slice.setInt(0, 0xDEADBEEF);
+        assertEquals(0xCAFEBABE, buffer.getInt(0));
+        assertEquals(0xDEADBEEF, buffer.getInt(8));
+        assertTrue(slice.release(), "a plain slice releases its parent");
+        assertEquals(0, buffer.refCnt());
+        assertThrows(IllegalReferenceCountException.class, () -> duplicate.getByte(0));
+    }
+
+    @Test
+    void shouldGiveABufferReleasedOnAnotherThreadBackToTheThreadThatMadeIt() throws Exception {
+        ByteBuf buffer = allocator.directBuffer(1024);
+        AtomicReference<ByteBuf> madeThere = new AtomicReference<>();
+        Thread.ofPlatform().start(() -> {
+            if (buffer.release()) {
+                madeThere.set(allocator.directBuffer(1024));
+                madeThere.get().release();
+            }
+        }).join();
+        assertTrue(madeThere.get() != null, "released there");
+        assertNotSame(buffer, madeThere.get(), "the releasing thread does not keep it");
+        ByteBuf again = allocator.directBuffer(512);
+        assertSame(buffer, again);
+        again.release();
+    }
+
+    @Test
+    void shouldKeepAtMostMaxKeptReleasedObjectsPerThread() {
+        int many = 2 * BufferRecycler.MAX_KEPT;
+        List<ByteBuf> buffers = new ArrayList<>();
+        for (int i = 0; i < many; i++) {
+            buffers.add(allocator.directBuffer(64));
+        }
+        Set<ByteBuf> first = Collections.newSetFromMap(new IdentityHashMap<>());
+        first.addAll(buffers);
+        buffers.forEach(ByteBuf::release);
+        buffers.clear();
+        int reused = 0;
+        for (int i = 0; i < many; i++) {
+            ByteBuf buffer = allocator.directBuffer(64);
+            reused += first.contains(buffer) ? 1 : 0;
+            buffers.add(buffer);
+        }
+        buffers.forEach(ByteBuf::release);
+        assertEquals(BufferRecycler.MAX_KEPT, reused);
+    }
+
+    @Test
+    void shouldServeVirtualThreadsWithNewObjects() throws Exception {
+        List<ByteBuf> seen = new ArrayList<>();
+        Thread.ofVirtual().start(() -> {
+            for (int i = 0; i < 2; i++) {
+                ByteBuf buffer = allocator.directBuffer(128).writeInt(i);
+                assertEquals(i, buffer.readInt());
+                buffer.release();
+                seen.add(buffer);
+            }
+        }).join();
+        assertNotSame(seen.get(0), seen.get(1));
+    }
+
+    @Test
+    void shouldReadEveryWidthAsNettysHeapBuffersWriteIt() {
+        ByteBuf expected = Unpooled.buffer(64);
+        ByteBuf buffer = allocator.directBuffer(64);
+        for (ByteBuf b : List.of(expected, buffer)) {
+            b.writeByte(0x81).writeShort(0x8283).writeShortLE(0x8485).writeMedium(0x868788).writeMediumLE(0x898A8B)
+                    .writeInt(0x8C8D8E8F).writeIntLE(0x90919293).writeLong(0x9495969798999A9BL).writeLongLE(0x9C9D9E9FA0A1A2A3L);
+        }
+        assertEquals(expected, buffer, "the same bytes");
+        assertEquals((byte) 0x81, buffer.readByte());
+        assertEquals((short) 0x8283, buffer.readShort());
+        assertEquals((short) 0x8485, buffer.readShortLE());
+        assertEquals(0x868788, buffer.readUnsignedMedium());
+        assertEquals(0x898A8B, buffer.readUnsignedMediumLE());
+        assertEquals(0x8C8D8E8F, buffer.readInt());
+        assertEquals(0x90919293, buffer.readIntLE());
+        assertEquals(0x9495969798999A9BL, buffer.readLong());
+        assertEquals(0x9C9D9E9FA0A1A2A3L, buffer.readLongLE());
+        buffer.release();
+    }
+
+    @Test
+    void shouldCopyBytesToAndFromEveryKindOfBuffer() {
+        byte[] bytes = new byte[300];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (i * 7);
+        }
+        ByteBuf buffer = allocator.directBuffer(300).writeBytes(bytes);
+        ByteBuf pagoda = allocator.directBuffer(300).writeBytes(buffer, 0, 300);
+        ByteBuf heap = Unpooled.buffer(300).writeBytes(pagoda, 0, 300);
+        ByteBuf jdkDirect = Unpooled.directBuffer(300).writeBytes(heap, 0, 300);
+        CompositeByteBuf composite = Unpooled.compositeBuffer().addComponents(true,
+                allocator.directBuffer(100).writeZero(100), Unpooled.buffer(200).writeZero(200));
+        composite.setBytes(0, jdkDirect, 0, 300);
+        ByteBuf back = allocator.directBuffer(300).writeBytes(composite, 0, 300);
+        ByteBuffer nio = ByteBuffer.allocate(300);
+        back.getBytes(0, nio);
+        assertArrayEquals(bytes, nio.array());
+        byte[] copied = new byte[300];
+        back.copy().readBytes(copied).release();
+        assertArrayEquals(bytes, copied);
+        for (ByteBuf b : List.of(buffer, pagoda, heap, jdkDirect, composite, back)) {
+            b.release();
+        }
+    }
+
+    @Test
+    void shouldMoveBytesThroughChannelsAndStreams() throws IOException {
+        byte[] bytes = "through a pipe and a stream".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        Pipe pipe = Pipe.open();
+        ByteBuf out = allocator.directBuffer(64).writeBytes(bytes);
+        assertEquals(bytes.length, out.readBytes(pipe.sink(), out.readableBytes()));
+        ByteBuf in = allocator.directBuffer(64);
+        assertEquals(bytes.length, in.writeBytes(pipe.source(), bytes.length));
+        ByteArrayOutputStream stream = new ByteArrayOutputStream();
+        in.readBytes(stream, in.readableBytes());
+        assertArrayEquals(bytes, stream.toByteArray());
+        in.clear();
+        assertEquals(bytes.length, in.writeBytes(new ByteArrayInputStream(bytes), bytes.length));
+        assertArrayEquals(bytes, readable(in));
+        pipe.sink().close();
+        assertEquals(-1, in.writeBytes(pipe.source(), 8), "a closed channel reads -1");
+        pipe.source().close();
+        out.release();
+        in.release();
+    }
+
+    private static byte[] readable(ByteBuf buffer) {
+        byte[] bytes = new byte[buffer.readableBytes()];
+        buffer.getBytes(buffer.readerIndex(), bytes);
+        return bytes;
+    }
+
+    @Test
+    void shouldViewTheBytesAsByteBuffers() {
+        ByteBuf buffer = allocator.directBuffer(64).writeLong(0x1122334455667788L);
+        ByteBuffer view = buffer.nioBuffer(4, 4);
+        assertTrue(view.isDirect());
+        assertEquals(0, view.position());
+        assertEquals(4, view.remaining());
+        assertEquals(0x55667788, view.getInt());
+        ByteBuffer internal = buffer.internalNioBuffer(2, 2);
+        assertEquals(2, internal.position());
+        assertEquals(4, internal.limit());
+        assertEquals((short) 0x3344, internal.getShort(2));
+        assertEquals(1, buffer.nioBuffers().length);
+        buffer.release();
+    }
+}
