@@ -225,6 +225,63 @@ class RecycledDirectBufferTest {
     }
 
     @Test
+    void shouldNeverHandOutABufferTwiceWhileThreadsReleaseEachOthers() throws Exception {
+        int threads = 4;
+        int rounds = 20_000;
+        java.util.concurrent.ArrayBlockingQueue<ByteBuf> handOff = new java.util.concurrent.ArrayBlockingQueue<>(64);
+        AtomicReference<String> failure = new AtomicReference<>();
+        List<Thread> started = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            long id = t;
+            started.add(Thread.ofPlatform().start(() -> {
+                try {
+                    for (long i = 0; i < rounds; i++) {
+                        long stamp = id << 32 | i;
+                        ByteBuf mine = allocator.directBuffer(8 + (int) (i % 3) * 4096);
+                        mine.writeLong(stamp);
+                        mine.writeZero(mine.writableBytes());
+                        ByteBuf other = handOff.poll();
+                        if (other != null) {
+                            other.release();
+                        }
+                        if (mine.getLong(0) != stamp) {
+                            failure.compareAndSet(null, "another owner wrote into a buffer in use: " + Long.toHexString(mine.getLong(0)));
+                        }
+                        if (!handOff.offer(mine)) {
+                            mine.release();
+                        }
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e.toString());
+                }
+            }));
+        }
+        for (Thread thread : started) {
+            thread.join();
+        }
+        for (ByteBuf left = handOff.poll(); left != null; left = handOff.poll()) {
+            left.release();
+        }
+        assertEquals(null, failure.get());
+    }
+
+    @Test
+    void shouldPassPagodasDebugChecksForWritesAfterFreeAndLeaks() throws Exception {
+        try (PageAllocator debugged = PageAllocator.builder().capacity(16L << 20).debug(true).build()) {
+            PagodaByteBufAllocator checked = new PagodaByteBufAllocator(debugged);
+            for (int i = 0; i < 200; i++) {
+                ByteBuf buffer = checked.directBuffer(64);
+                buffer.writeZero(64 + i * 100); // grows, moving and freeing the old memory
+                ByteBuf slice = buffer.retainedSlice(0, 8);
+                buffer.release();
+                slice.setLong(0, i);
+                Thread.ofPlatform().start(slice::release).join();
+            }
+            assertEquals("", debugged.leakReport());
+        }
+    }
+
+    @Test
     void shouldKeepAtMostMaxKeptReleasedObjectsPerThread() {
         int many = 2 * BufferRecycler.MAX_KEPT;
         List<ByteBuf> buffers = new ArrayList<>();
