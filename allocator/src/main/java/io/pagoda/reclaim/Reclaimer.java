@@ -64,12 +64,27 @@ public final class Reclaimer implements AutoCloseable {
         }
     }
 
-    /** One run; false if it freed nothing while a zone was under its high watermark. */
+    /** One run, recorded as a {@link ReclaimerRunEvent}; false if it freed nothing while a zone was under its high watermark. */
     private boolean balance() {
         runs++;
+        ReclaimerRunEvent event = new ReclaimerRunEvent();
+        event.begin();
+        long shortfall = framesBelowHigh();
+        long reclaimedBefore = reclaimedBytes;
+        boolean freedAny = shrinkUntilHigh(shortfall);
+        if (event.shouldCommit()) {
+            event.shortfallBytes = shortfall << pageShift;
+            event.reclaimedBytes = reclaimedBytes - reclaimedBefore;
+            event.balanced = framesBelowHigh() == 0;
+            event.commit();
+        }
+        return freedAny;
+    }
+
+    /** Asks the shrinkers for what the zones miss, round after round; false if they freed nothing. */
+    private boolean shrinkUntilHigh(long missing) {
         boolean freedAny = false;
         for (int round = 0; round < ROUNDS && !stopped; round++) {
-            long missing = framesBelowHigh();
             if (missing == 0) {
                 return true;
             }
@@ -79,6 +94,7 @@ public final class Reclaimer implements AutoCloseable {
             }
             freedAny = true;
             reclaimedBytes += freed;
+            missing = framesBelowHigh();
         }
         return freedAny;
     }
