@@ -153,6 +153,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final String physicalBinding;
     private final LongAdder directReclaims = new LongAdder();
     private final LongAdder directReclaimedBytes = new LongAdder();
+    private final AllocationFailures failures = new AllocationFailures();
     private final Backing backing;
     private final int pageShift;
     private final int maxOrder;
@@ -197,7 +198,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (region.isMapped() && debug == null) {
             long period = CacheReaper.periodNanos(idle);
             int decayEpochs = (int) Math.clamp((builder.purgeDecay.toNanos() + period - 1) / period, 1, Integer.MAX_VALUE >> 1);
-            reapers.add(now -> buddy.purge(decayEpochs, PURGE_LIMIT, region));
+            reapers.add(new PurgePass(buddy, decayEpochs, PURGE_LIMIT, region));
         }
         if (builder.hugePages) {
             region.adviseHugePages();
@@ -585,6 +586,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         if (offset == Slabs.NO_OBJECT) {
             int order = sizeClasses.slabOrder(sizeClass);
+            failures.record(order, SLAB_LIFETIME, false, buddy, pageShift);
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
                     + " bytes) for a slab of " + sizeClasses.size(sizeClass) + "-byte objects, for a request of "
                     + byteSize + " bytes; " + buddy.freeFrames() + " frames free in smaller blocks or below the min watermark",
@@ -1070,8 +1072,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public void trim() {
         ensureOpen();
+        CacheDrainEvent drain = CacheDrainEvent.started(this);
         slabs.shrink(); // first: the objects it gives back may empty slabs, whose blocks go to the page caches
         frames.drainAll();
+        drain.end(this);
     }
 
     /**
@@ -1308,6 +1312,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         if (pfn == PageDescriptors.NO_FRAME && !critical && buddy.unreserve() > 0) {
             pfn = allocateFast(order, lifetime); // the reserve for critical allocations gives way last
+        }
+        if (pfn == PageDescriptors.NO_FRAME) {
+            failures.record(order, lifetime, critical, buddy, pageShift);
         }
         return pfn;
     }

@@ -81,40 +81,53 @@ public final class Shrinkers {
     /**
      * Asks the shrinkers to free {@code bytes} between them, each a share in proportion to what it
      * says it could free (the kernel's {@code do_shrink_slab}), then the ones that still can for
-     * whatever is missing.
+     * whatever is missing. Asked by a thread not in reclaim already (not the reclaimer), this is
+     * direct reclaim, and is recorded as a {@link DirectReclaimEvent}.
      *
      * @return the bytes they report freed
      */
     public long shrink(long bytes) {
-        boolean outermost = inReclaim.get() == null;
-        if (outermost) {
-            inReclaim.set(Boolean.TRUE);
+        if (inReclaim.get() != null) {
+            return shrinkInReclaim(bytes);
         }
+        DirectReclaimEvent event = new DirectReclaimEvent();
+        event.begin();
+        inReclaim.set(Boolean.TRUE);
+        long freed;
         try {
-            List<Entry> all = List.copyOf(entries);
-            long[] freeable = new long[all.size()];
-            double total = 0;
-            for (int i = 0; i < freeable.length; i++) {
-                freeable[i] = count(all.get(i));
-                total += freeable[i];
-            }
-            if (total == 0) {
-                return 0;
-            }
-            long freed = 0;
-            for (int i = 0; i < freeable.length && freed < bytes; i++) {
-                long share = (long) Math.ceil(bytes * (freeable[i] / total));
-                freed += scan(all.get(i), Math.min(share, freeable[i]));
-            }
-            for (int i = 0; i < freeable.length && freed < bytes; i++) {
-                freed += scan(all.get(i), bytes - freed);
-            }
-            return freed;
+            freed = shrinkInReclaim(bytes);
         } finally {
-            if (outermost) {
-                inReclaim.remove();
-            }
+            inReclaim.remove();
         }
+        if (event.shouldCommit()) {
+            event.requestedBytes = bytes;
+            event.reclaimedBytes = freed;
+            event.commit();
+        }
+        return freed;
+    }
+
+    /** {@link #shrink}, on a thread marked in reclaim. */
+    private long shrinkInReclaim(long bytes) {
+        List<Entry> all = List.copyOf(entries);
+        long[] freeable = new long[all.size()];
+        double total = 0;
+        for (int i = 0; i < freeable.length; i++) {
+            freeable[i] = count(all.get(i));
+            total += freeable[i];
+        }
+        if (total == 0) {
+            return 0;
+        }
+        long freed = 0;
+        for (int i = 0; i < freeable.length && freed < bytes; i++) {
+            long share = (long) Math.ceil(bytes * (freeable[i] / total));
+            freed += scan(all.get(i), Math.min(share, freeable[i]));
+        }
+        for (int i = 0; i < freeable.length && freed < bytes; i++) {
+            freed += scan(all.get(i), bytes - freed);
+        }
+        return freed;
     }
 
     /** Shrinkers that threw, since the allocator was made. */
