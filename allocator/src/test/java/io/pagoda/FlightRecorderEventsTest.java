@@ -10,9 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -77,33 +75,6 @@ class FlightRecorderEventsTest {
         return events;
     }
 
-    /** A cache of single frames that a shrinker empties; it gives nothing to the background reclaimer when told so. */
-    private final class FrameCache implements Shrinker {
-        final Deque<Long> frames = new ConcurrentLinkedDeque<>();
-        final boolean refuseReclaimer;
-
-        FrameCache(boolean refuseReclaimer) {
-            this.refuseReclaimer = refuseReclaimer;
-        }
-
-        @Override
-        public long freeableBytes() {
-            return (long) frames.size() * PAGE;
-        }
-
-        @Override
-        public long shrink(long bytes) {
-            if (refuseReclaimer && Thread.currentThread().getName().equals("pagoda-reclaimer")) {
-                return 0;
-            }
-            long freed = 0;
-            for (Long frame; freed < bytes && (frame = frames.pollLast()) != null; freed += PAGE) {
-                pages.freePages(frame, 0);
-            }
-            return freed;
-        }
-    }
-
     private List<Long> allocateUntilFree(long framesLeft) {
         List<Long> held = new ArrayList<>();
         while (pages.freeBytes() / PAGE > framesLeft) {
@@ -166,7 +137,7 @@ class FlightRecorderEventsTest {
     @Test
     void shouldRecordDirectReclaimWithWhatItAskedTheShrinkersForAndGot() throws Exception {
         smallAllocator();
-        FrameCache cache = new FrameCache(true);
+        FrameCache cache = new FrameCache(pages, true);
         pages.registerShrinker(cache);
         List<Long> held = allocateUntilFree(MIN);
         for (int i = 0; i < 40; i++) {
@@ -204,7 +175,7 @@ class FlightRecorderEventsTest {
     @Test
     void shouldRecordAReclaimerRunFromBelowLowToAboveHigh() throws Exception {
         smallAllocator();
-        FrameCache cache = new FrameCache(false);
+        FrameCache cache = new FrameCache(pages, false);
         pages.registerShrinker(cache);
         long[] reclaimedPages = new long[1];
         List<RecordedEvent> events = recorded("io.pagoda.ReclaimerRun", () -> {
