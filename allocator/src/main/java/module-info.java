@@ -4,11 +4,13 @@
  * <p>Only {@link io.pagoda} is exported. The layers below it ({@code region}, {@code buddy}) are
  * the allocator's internals and stay inside the module.
  *
- * <p>It reads {@code jdk.jfr}, for the events it records on its slow paths; no type of it
- * appears in the API, so it is not required transitively.
+ * <p>It reads {@code jdk.jfr}, for the events it records on its slow paths, and
+ * {@code java.management}, for the MXBean an allocator registers when asked; no type of either
+ * appears in the API, so neither is required transitively.
  */
 module io.pagoda {
     requires jdk.jfr;
+    requires java.management;
 
     exports io.pagoda;
 }

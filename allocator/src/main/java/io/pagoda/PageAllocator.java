@@ -154,6 +154,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final LongAdder directReclaims = new LongAdder();
     private final LongAdder directReclaimedBytes = new LongAdder();
     private final AllocationFailures failures = new AllocationFailures();
+    /** Its MXBean, or null; registered by build before the allocator is handed out, unregistered by close. */
+    private PageAllocatorBean mxBean;
     private final Backing backing;
     private final int pageShift;
     private final int maxOrder;
@@ -1007,8 +1009,18 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public String zoneinfo() {
         ensureOpen();
-        return ZoneInfo.format(buddy, new ZoneInfo.Reclaim(reclaimer.runs(), reclaimer.reclaimedBytes() >>> pageShift,
-                directReclaims.sum(), directReclaimedBytes.sum() >>> pageShift, shrinkers.failures()));
+        return ZoneInfo.format(buddy, reclaimCounters());
+    }
+
+    /** The reclaim counters, in pages, as {@link #zoneinfo()} prints them and the MXBean shows them. */
+    ZoneInfo.Reclaim reclaimCounters() {
+        return new ZoneInfo.Reclaim(reclaimer.runs(), reclaimer.reclaimedBytes() >>> pageShift,
+                directReclaims.sum(), directReclaimedBytes.sum() >>> pageShift, shrinkers.failures());
+    }
+
+    /** Allocations that failed after the slow path, for the MXBean. */
+    long allocationFailures() {
+        return failures.count();
     }
 
     /**
@@ -1213,6 +1225,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                     + openArenas + "; their owner threads must close them before the allocator");
         }
         if (!closed) {
+            if (mxBean != null) {
+                mxBean.unregister(); // first: management tools must not read an allocator being closed
+            }
             if (debug != null && !debug.leakReport().isEmpty()) {
                 System.err.println("Pagoda debug mode, at close:\n" + debug.leakReport());
             }
@@ -1420,8 +1435,23 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         private boolean hugePages;
         private boolean groupByLifetime = true;
         private int debugSampling = 1;
+        private javax.management.ObjectName jmxName;
 
         private Builder() {
+        }
+
+        /**
+         * Registers the allocator's {@link PageAllocatorMXBean} on the platform MBeanServer as
+         * {@code io.pagoda:type=PageAllocator,name=<name>} when it is built, and unregisters it
+         * when it is closed, so that JConsole, JMC or a JMX exporter can watch it. Default: none.
+         *
+         * @throws IllegalArgumentException if name cannot be an ObjectName's value as it is
+         *         (empty, or with one of {@code , = : " * ?} or a newline; quote it with
+         *         {@link javax.management.ObjectName#quote})
+         */
+        public Builder jmxName(String name) {
+            this.jmxName = PageAllocatorBean.objectName(Objects.requireNonNull(name, "name"));
+            return this;
         }
 
         /**
@@ -1705,6 +1735,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
          * @throws IllegalStateException    if no capacity was set
          * @throws IllegalArgumentException if the capacity is not a multiple of the page size, or
          *         spans more than 2^30 frames, or cacheHigh is below cacheBatch
+         * @throws IllegalStateException    if a {@link #jmxName} was given and an MBean of that name
+         *         is registered already (an allocator of that name is open): no allocator is made,
+         *         and the other stays registered
          * @throws OutOfMemoryError         if the operating system refuses the reservation
          */
         public PageAllocator build() {
@@ -1728,7 +1761,16 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (high < batch) {
                 throw new IllegalArgumentException("cacheHigh " + high + " is below cacheBatch " + batch);
             }
-            return new PageAllocator(this, batch, high);
+            PageAllocator pages = new PageAllocator(this, batch, high);
+            if (jmxName != null) {
+                try {
+                    pages.mxBean = PageAllocatorBean.register(pages, jmxName);
+                } catch (RuntimeException refused) {
+                    pages.close(); // the name is another allocator's: this one is never handed out
+                    throw refused;
+                }
+            }
+            return pages;
         }
     }
 }
