@@ -9,9 +9,10 @@ package io.pagoda;
  *                    or "total"
  * @param hits        allocations served from the cache without touching the zone
  * @param misses      allocations that found the cache empty
+ * @param frees       frees that went into the cache (from its own thread, whoever allocated the block)
  * @param refills     bulk refills from the zone (one zone-lock acquisition each)
  * @param drains      bulk returns to the zone: above the cache's high mark, or whole-cache drains
  * @param cachedBytes bytes in the blocks the cache holds now
  */
-public record CacheStatistics(String name, long hits, long misses, long refills, long drains, long cachedBytes) {
+public record CacheStatistics(String name, long hits, long misses, long frees, long refills, long drains, long cachedBytes) {
 }

@@ -129,7 +129,7 @@ final class NodeFrames {
 
     /** The counters summed over every cache of every node, live and retired. */
     CacheSnapshot total() {
-        CacheSnapshot total = new CacheSnapshot("total", 0, 0, 0, 0, 0);
+        CacheSnapshot total = new CacheSnapshot("total", 0, 0, 0, 0, 0, 0);
         for (ThreadCaches nodeCaches : caches()) {
             total = total.plus(nodeCaches.total());
         }

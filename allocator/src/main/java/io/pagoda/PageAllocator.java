@@ -1112,7 +1112,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private CacheStatistics toStatistics(CacheSnapshot snapshot) {
-        return new CacheStatistics(snapshot.name(), snapshot.hits(), snapshot.misses(), snapshot.refills(),
+        return new CacheStatistics(snapshot.name(), snapshot.hits(), snapshot.misses(), snapshot.frees(), snapshot.refills(),
                 snapshot.drains(), snapshot.held() << pageShift);
     }
 

@@ -158,6 +158,30 @@ final class PageAllocatorBean implements PageAllocatorMXBean {
     }
 
     @Override
+    public long getCacheFrees() {
+        return pages.cacheStatistics().frees();
+    }
+
+    @Override
+    public long getZoneAllocations() {
+        return ZoneTotals.counters(pages.buddySystem()).allocations();
+    }
+
+    @Override
+    public long getZoneFrees() {
+        return ZoneTotals.counters(pages.buddySystem()).frees();
+    }
+
+    @Override
+    public long[] getFreeBytesPerNode() {
+        long[] free = ZoneTotals.freeFramesPerNode(pages.buddySystem());
+        for (int node = 0; node < free.length; node++) {
+            free[node] = inBytes(free[node]);
+        }
+        return free;
+    }
+
+    @Override
     public long getCacheDrains() {
         return pages.cacheStatistics().drains();
     }
@@ -198,7 +222,7 @@ final class PageAllocatorBean implements PageAllocatorMXBean {
 
     @Override
     public long getPurgedBytes() {
-        return inBytes(ZoneTotals.purgedFrames(pages.buddySystem()));
+        return inBytes(ZoneTotals.counters(pages.buddySystem()).purgedFrames());
     }
 
     @Override

@@ -59,6 +59,24 @@ public interface PageAllocatorMXBean {
     /** Allocations that found their per-thread cache empty ({@link CacheStatistics#misses()}). */
     long getCacheMisses();
 
+    /** Frees that went into a per-thread cache ({@link CacheStatistics#frees()}). */
+    long getCacheFrees();
+
+    /**
+     * Blocks the zones handed out themselves, not through a per-thread cache: larger orders,
+     * other lifetimes, slabs' blocks, and allocations whose cache was busy or empty (vmstat's
+     * pgalloc, in blocks). With {@link #getCacheHits()} and {@link #getCacheMisses()}, every
+     * allocation of a block; an allocation that misses and then finds its zone's lists empty of a
+     * batch counts in both.
+     */
+    long getZoneAllocations();
+
+    /** Blocks freed to the zones themselves, not into a per-thread cache (vmstat's pgfree, in blocks). */
+    long getZoneFrees();
+
+    /** Bytes free in the zones of each node, index = node ({@link PageAllocator#nodes()}). */
+    long[] getFreeBytesPerNode();
+
     /** Batches the per-thread caches took from the zones ({@link CacheStatistics#refills()}). */
     long getCacheRefills();
 

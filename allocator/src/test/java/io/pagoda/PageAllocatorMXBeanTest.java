@@ -80,6 +80,29 @@ class PageAllocatorMXBeanTest {
         assertEquals(caches.misses(), attribute("figures", "CacheMisses"));
         assertEquals(caches.refills(), attribute("figures", "CacheRefills"));
         assertEquals(caches.drains(), attribute("figures", "CacheDrains"));
+        assertEquals(2L, attribute("figures", "CacheFrees"), "the two frees into this thread's cache");
+    }
+
+    @Test
+    void shouldCountTheBlocksTheZonesHandOutAndTakeBackThemselves() throws JMException {
+        PageAllocator pages = registered("zones", PageAllocator.builder().capacity(16L << 20).cachedOrders(2));
+        long cached = pages.allocatePages(1);                  // through the cache
+        long large = pages.allocatePages(5);                   // from the zone
+        long longLived = pages.allocatePages(0, Lifetime.LONG_LIVED); // from the zone: caches hold short-lived blocks
+        pages.freePages(large, 5);
+        pages.freePages(longLived, 0);
+        pages.freePages(cached, 1);
+        assertEquals(2L, attribute("zones", "ZoneAllocations"));
+        assertEquals(2L, attribute("zones", "ZoneFrees"));
+        assertEquals(1L, attribute("zones", "CacheFrees"));
+    }
+
+    @Test
+    void shouldShowTheFreeBytesOfEachNode() throws JMException {
+        PageAllocator pages = registered("nodes", PageAllocator.builder().capacity(16L << 20).nodes(2).cachedOrders(0).minFreeBytes(0));
+        pages.bindCurrentThread(1, MemoryPolicy.BIND);
+        pages.allocatePages(3);
+        assertArrayEquals(new long[] {8L << 20, (8L << 20) - 8 * PAGE}, (long[]) attribute("nodes", "FreeBytesPerNode"));
     }
 
     @Test

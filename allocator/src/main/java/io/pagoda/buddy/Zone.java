@@ -103,6 +103,9 @@ public final class Zone {
     /** Allocations served from another type's memory, and pageblocks claimed by them (vmstat's extfrag events). */
     private long fallbacks;
     private long pageblocksClaimed;
+    /** Blocks handed out by {@link #allocate} and taken back by the frees, not through a cache (vmstat's pgalloc, pgfree). */
+    private long allocations;
+    private long frees;
     /** Passes of {@link #purge} so far: the clock that large free blocks are stamped with. */
     private int purgeEpoch;
     /** Frames handed back to the operating system since the zone was made. */
@@ -195,6 +198,7 @@ public final class Zone {
                 descriptors.setInfo(pfn, PageDescriptors.info(ALLOCATED, order, lifetime));
                 freeFrames -= 1L << order;
                 allocatedFrames += 1L << order;
+                allocations++;
             }
             wakeup = freeFrames < watermarks.low() ? lowWatermarkWakeup : null;
         } finally {
@@ -227,6 +231,7 @@ public final class Zone {
             freeOnePageLocked(pfn, order);
             freeFrames += 1L << order;
             allocatedFrames -= 1L << order;
+            frees++;
             return FREED;
         } finally {
             lock.unlock();
@@ -310,6 +315,7 @@ public final class Zone {
             freeOnePageLocked(pfn, order);
             freeFrames += 1L << order;
             allocatedFrames -= 1L << order;
+            frees++;
         } finally {
             lock.unlock();
         }
@@ -857,13 +863,15 @@ public final class Zone {
     /**
      * The zone's event counters at one moment, for reports (vmstat's and zoneinfo's).
      *
+     * @param allocations          blocks handed out by the zone itself, not through a per-thread cache
+     * @param frees                blocks freed to the zone itself, not through a per-thread cache
      * @param fallbacks            allocations served from another lifetime's memory
      * @param pageblocksClaimed    pageblocks that changed lifetime to serve an allocation
      * @param minWatermarkRefusals ordinary allocations (and refills) refused at the min watermark
      * @param purgedFrames         frames handed back to the operating system
      * @param reservedPageblocks   pageblocks in the reserve for critical allocations now
      */
-    public record Counters(long fallbacks, long pageblocksClaimed, long minWatermarkRefusals, long purgedFrames,
+    public record Counters(long allocations, long frees, long fallbacks, long pageblocksClaimed, long minWatermarkRefusals, long purgedFrames,
                            int reservedPageblocks) {
     }
 
@@ -871,7 +879,7 @@ public final class Zone {
     public Counters counters() {
         lock.lock();
         try {
-            return new Counters(fallbacks, pageblocksClaimed, minWatermarkRefusals, purgedFrames, reservedPageblocks);
+            return new Counters(allocations, frees, fallbacks, pageblocksClaimed, minWatermarkRefusals, purgedFrames, reservedPageblocks);
         } finally {
             lock.unlock();
         }

@@ -7,24 +7,26 @@ package io.pagoda.pcp;
  *                "total" for the sum over all caches, live and retired
  * @param hits    allocations served from the cache
  * @param misses  allocations that found the cache empty (and refilled it, or went below)
+ * @param frees   frees that went into the cache
  * @param refills bulk takes from the layer below
  * @param drains  bulk returns to the layer below: over {@code high}, and whole-cache drains
  * @param held    what the cache holds now, in the unit of its layer: frames for page caches,
  *                bytes for object magazines
  */
-public record CacheSnapshot(String name, long hits, long misses, long refills, long drains, long held) {
+public record CacheSnapshot(String name, long hits, long misses, long frees, long refills, long drains, long held) {
 
     static CacheSnapshot zero(String name) {
-        return new CacheSnapshot(name, 0, 0, 0, 0, 0);
+        return new CacheSnapshot(name, 0, 0, 0, 0, 0, 0);
     }
 
     static CacheSnapshot of(String name, CacheStacks stacks) {
-        return new CacheSnapshot(name, stacks.hits, stacks.misses, stacks.refills, stacks.drains, stacks.framesHeld());
+        return new CacheSnapshot(name, stacks.hits, stacks.misses, stacks.frees, stacks.refills, stacks.drains,
+                stacks.framesHeld());
     }
 
     /** The sums of the counters, under this snapshot's name. */
     public CacheSnapshot plus(CacheSnapshot other) {
-        return new CacheSnapshot(name, hits + other.hits, misses + other.misses, refills + other.refills,
+        return new CacheSnapshot(name, hits + other.hits, misses + other.misses, frees + other.frees, refills + other.refills,
                 drains + other.drains, held + other.held);
     }
 }

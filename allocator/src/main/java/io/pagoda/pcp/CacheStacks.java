@@ -29,6 +29,8 @@ final class CacheStacks {
 
     long hits;
     long misses;
+    /** Frees pushed on these stacks, by their owner (or a stripe's holder). */
+    long frees;
     long refills;
     long drains;
 

@@ -305,6 +305,7 @@ public final class ThreadCaches {
 
     /** Pushes a CACHED block; above high, gives the coldest batch back. Caller holds the stacks. */
     private void push(CacheStacks stacks, int pfn, int order) {
+        stacks.frees++;
         if (stacks.pushAboveHigh(order, pfn)) {
             giveBackBatch(stacks, order);
         }
@@ -389,7 +390,7 @@ public final class ThreadCaches {
     }
 
     private CacheSnapshot depotSnapshot() {
-        return new CacheSnapshot("depot", 0, 0, 0, 0, depot.framesHeld());
+        return new CacheSnapshot("depot", 0, 0, 0, 0, 0, depot.framesHeld());
     }
 
     /** The sum over all caches, live and retired, and the depot, named "total". */

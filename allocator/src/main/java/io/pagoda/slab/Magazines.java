@@ -29,6 +29,8 @@ final class Magazines {
 
     long hits;
     long misses;
+    /** Frees pushed on these magazines, by their owner (or a stripe's holder). */
+    long frees;
     long refills;
     long drains;
 

@@ -147,7 +147,7 @@ public final class Slabs {
 
         @Override
         public CacheSnapshot snapshot(String name, Magazines magazines) {
-            return new CacheSnapshot(name, magazines.hits, magazines.misses, magazines.refills, magazines.drains,
+            return new CacheSnapshot(name, magazines.hits, magazines.misses, magazines.frees, magazines.refills, magazines.drains,
                     magazines.bytesHeld(classes));
         }
     }
@@ -339,6 +339,7 @@ public final class Slabs {
      * the caller gives it back to the slabs once outside the operation.
      */
     private boolean push(Magazines magazines, int sizeClass, long offset) {
+        magazines.frees++;
         if (!magazines.pushAboveHigh(sizeClass, offset)) {
             return false;
         }

@@ -46,14 +46,29 @@ public final class ZoneTotals {
         return new Watermarks(min, low, high);
     }
 
-    /** Frames handed back to the operating system by every zone's purge passes (zoneinfo's pages_purged). */
-    public static long purgedFrames(BuddySystem buddy) {
-        long purged = 0;
+    /** Every zone's counters added up. */
+    public static Zone.Counters counters(BuddySystem buddy) {
+        Zone.Counters total = new Zone.Counters(0, 0, 0, 0, 0, 0, 0);
         for (Node node : buddy.nodes()) {
             for (Zone zone : node.zones()) {
-                purged += zone.counters().purgedFrames();
+                Zone.Counters c = zone.counters();
+                total = new Zone.Counters(total.allocations() + c.allocations(), total.frees() + c.frees(),
+                        total.fallbacks() + c.fallbacks(), total.pageblocksClaimed() + c.pageblocksClaimed(),
+                        total.minWatermarkRefusals() + c.minWatermarkRefusals(), total.purgedFrames() + c.purgedFrames(),
+                        total.reservedPageblocks() + c.reservedPageblocks());
             }
         }
-        return purged;
+        return total;
+    }
+
+    /** Free frames of each node: {@code result[node]}. */
+    public static long[] freeFramesPerNode(BuddySystem buddy) {
+        long[] free = new long[buddy.nodeCount()];
+        for (Node node : buddy.nodes()) {
+            for (Zone zone : node.zones()) {
+                free[node.id()] += zone.freeFrames();
+            }
+        }
+        return free;
     }
 }
