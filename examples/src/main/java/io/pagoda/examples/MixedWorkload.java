@@ -10,11 +10,12 @@ import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 /**
- * The main example: reserves a 64 GiB allocator (address space, not memory), runs a short mixed
+ * A mixed workload (the first main example): reserves a 64 GiB allocator (address space, not memory), runs a short mixed
  * workload on every core (I/O-buffer-like sizes of a few bytes to 1 MiB through the one
  * allocate/free call: slab objects, blocks from the per-thread caches and from the zone; held for a
  * while and freed in random order, each written to), and prints what happened: the reservation's
- * cost, /proc/buddyinfo before, during and after, and the throughput.
+ * cost, /proc/buddyinfo before, during and after, pagetypeinfo and zoneinfo at the end, and the
+ * throughput.
  *
  * <p>Arguments: {@code [seconds]} (default 3).
  */
@@ -66,6 +67,12 @@ public final class MixedWorkload {
             System.out.println();
             System.out.println("buddyinfo, after trim() (caches and empty slabs given back, merged into order-10 blocks):");
             System.out.print(pages.buddyinfo());
+            System.out.println();
+            System.out.println("pagetypeinfo (free blocks and pageblocks per lifetime):");
+            System.out.print(pages.pagetypeinfo());
+            System.out.println();
+            System.out.println("zoneinfo (watermarks and counters):");
+            System.out.print(pages.zoneinfo());
             System.out.println();
             System.out.printf("%d threads, %.1f s: %,d allocate+free pairs (%.2f M pairs/s), %,d MiB handed out%n",
                     threads, seconds, operations, operations / seconds / 1e6, bytes >> 20);
