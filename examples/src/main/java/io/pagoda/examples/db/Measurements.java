@@ -16,13 +16,15 @@ import java.util.StringJoiner;
  * @param dropMillis        the table's drop: the segments' memories closed
  * @param gcAfterDropMillis an explicit {@code System.gc()} right after the drop
  * @param reloadPerSecond   records loaded per second into the same table made again after the drop
+ * @param rssSettled        resident memory {@link TableBenchmark#SETTLE_SECONDS} seconds after the
+ *                          drop, nothing running: what the back end gave back to the kernel by then
  * @param gcCount           collections during load, gets and updates
  * @param gcMillis          their time, as the collectors' MXBeans count it
  * @param checksum          of every value the gets read: equal for every back end
  */
 record Measurements(String backend, long records, double loadPerSecond, double getPerSecond, double updatePerSecond,
                     double dropMillis, double gcAfterDropMillis, double reloadPerSecond, long rssStart,
-                    long rssAfterLoad, long rssAfterUpdates, long rssAfterDrop, long rssAfterReload, long peakRss,
+                    long rssAfterLoad, long rssAfterUpdates, long rssAfterDrop, long rssSettled, long rssAfterReload, long peakRss,
                     long heapAfterLoad, long heapCommittedAfterUpdates, long gcCount, long gcMillis, long checksum) {
 
     static final String PREFIX = "RESULT ";

@@ -106,6 +106,7 @@ public final class StorageComparison {
         row(table, results, "RSS after load (MiB)", m -> mebibytes(m.rssAfterLoad()));
         row(table, results, "RSS after updates (MiB)", m -> mebibytes(m.rssAfterUpdates()));
         row(table, results, "RSS after drop + GC (MiB)", m -> mebibytes(m.rssAfterDrop()));
+        row(table, results, "RSS " + TableBenchmark.SETTLE_SECONDS + " s after the drop (MiB)", m -> mebibytes(m.rssSettled()));
         row(table, results, "RSS after loading it again (MiB)", m -> mebibytes(m.rssAfterReload()));
         row(table, results, "peak RSS, VmHWM (MiB)", m -> mebibytes(m.peakRss()));
         row(table, results, "heap used after load (MiB)", m -> mebibytes(m.heapAfterLoad()));

@@ -28,6 +28,8 @@ final class TableBenchmark {
     static final long MAX_SEGMENT_RECORDS = 1 << 17;
     private static final long SEED = 0x5EED;
     private static final int WARM_UP_RECORDS = 10_000;
+    /** Seconds the run waits after the drop before it reads resident memory again: past Pagoda's purge decay here. */
+    static final int SETTLE_SECONDS = 2;
 
     private TableBenchmark() {
     }
@@ -82,6 +84,8 @@ final class TableBenchmark {
             System.gc();
             long gcNanos = System.nanoTime() - began;
             ProcessStats dropped = ProcessStats.now();
+            settle(); // what each back end gives back to the kernel by itself, given time
+            ProcessStats settled = ProcessStats.now();
 
             // The same table again, warm: is the dropped table's memory reused, or does the process grow?
             Table again = new Table("orders", storage, segments, records);
@@ -94,13 +98,22 @@ final class TableBenchmark {
             return new Measurements(backend.label(), records, perSecond(records, loadNanos),
                     perSecond(records, getNanos), perSecond(updates, updateNanos), dropNanos / 1e6, gcNanos / 1e6,
                     perSecond(records, reloadNanos), start.rssBytes(), loaded.rssBytes(), updated.rssBytes(),
-                    dropped.rssBytes(), reloaded.rssBytes(), reloaded.peakRssBytes(), loaded.heapUsedBytes(),
+                    dropped.rssBytes(), settled.rssBytes(), reloaded.rssBytes(), reloaded.peakRssBytes(), loaded.heapUsedBytes(),
                     updated.heapCommittedBytes(), updated.gcCount() - start.gcCount(),
                     updated.gcMillis() - start.gcMillis(), checksum);
         }
     }
 
     /** The segments of a table of {@code records}: a power of two, enough that none holds more than {@link #MAX_SEGMENT_RECORDS}. */
+    private static void settle() {
+        try {
+            Thread.sleep(SETTLE_SECONDS * 1000L);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting after the drop", e);
+        }
+    }
+
     static int segmentsFor(long records) {
         long needed = (records + MAX_SEGMENT_RECORDS - 1) / MAX_SEGMENT_RECORDS;
         long segments = Math.max(MIN_SEGMENTS, Long.highestOneBit(Math.max(1, needed - 1)) << 1);

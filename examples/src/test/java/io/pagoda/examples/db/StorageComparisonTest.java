@@ -34,7 +34,7 @@ class StorageComparisonTest {
 
     @Test
     void aResultLineParsesBackToTheSameMeasurements() {
-        Measurements measured = new Measurements("pagoda", 10, 1.5, 2.5, 3.5, 0.25, 12.0, 4.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -11);
+        Measurements measured = new Measurements("pagoda", 10, 1.5, 2.5, 3.5, 0.25, 12.0, 4.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -12);
 
         assertEquals(measured, Measurements.parse(measured.toLine()));
     }
