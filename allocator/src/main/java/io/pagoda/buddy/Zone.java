@@ -369,6 +369,9 @@ public final class Zone {
             int start = pfn & -(1 << pageblockOrder);
             int owner = descriptors.pageblockType(start);
             if (owner != Lifetimes.RESERVE) {
+                // The block is off the lists but still reads FREE until the caller marks it: mark it
+                // now, or the pageblock walk would take it for a free block and list it again.
+                descriptors.setInfo(pfn, PageDescriptors.info(ALLOCATED, order, Lifetimes.RESERVE));
                 movePageblockLocked(start, owner, Lifetimes.RESERVE);
             }
         }
