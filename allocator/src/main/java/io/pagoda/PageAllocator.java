@@ -185,8 +185,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                 : Math.max(0, Math.min(maxOrder, DEFAULT_PAGEBLOCK_SHIFT - pageShift));
         long minFreeFrames = builder.minFreeBytes >= 0 ? builder.minFreeBytes >>> pageShift
                 : Watermarks.defaultMinFrames(frames, pageShift);
-        this.buddy = new BuddySystem(region.descriptors(), new BuddySystem.Config(frames, builder.nodes,
-                builder.nodeDistances, maxOrder, pageblockOrder, builder.groupByLifetime, minFreeFrames));
+        try {
+            this.buddy = new BuddySystem(region.descriptors(), new BuddySystem.Config(frames, builder.nodes,
+                    builder.nodeDistances, maxOrder, pageblockOrder, builder.groupByLifetime, minFreeFrames));
+        } catch (RuntimeException refused) {
+            region.close(); // a configuration the nodes refuse must not leave the reservation mapped
+            throw refused;
+        }
         long idle = builder.cacheIdleTimeout.toNanos();
         this.frames = new NodeFrames(buddy, builder.cachedOrders, cacheBatch, cacheHigh, idle);
         this.cachedOrders = this.frames.cachedOrders();
