@@ -29,7 +29,12 @@ final class NodeMap {
 
         /** The node the next allocation starts at. */
         int startNode(int nodes) {
-            return policy == MemoryPolicy.INTERLEAVE ? (node + interleaved++) % nodes : node;
+            if (policy != MemoryPolicy.INTERLEAVE) {
+                return node;
+            }
+            int start = (node + interleaved) % nodes;
+            interleaved = (interleaved + 1) % nodes; // an int counted on for ever would go negative
+            return start;
         }
 
         boolean bind() {
