@@ -585,13 +585,20 @@ public final class Zone {
             int pfn = untouchedPfn;
             int blockOrder = largestBlockOrderAt(pfn, endPfn - pfn);
             untouchedPfn += 1 << blockOrder;
-            setPageblockTypes(pfn, blockOrder, type);
+            int blockType = type;
+            if ((pfn & ((1 << pageblockOrder) - 1)) != 0) {
+                // The tail of a pageblock begun by an earlier carve (near the zone's end): the
+                // pageblock has a type, and free blocks on its lists already; the block joins them.
+                blockType = pageblockTypeOf(pfn);
+            } else {
+                setPageblockTypes(pfn, blockOrder, type);
+            }
             descriptors.setFreeSince(pfn, PageDescriptors.PURGED); // never touched: nothing to hand back
-            if (blockOrder >= order) {
+            if (blockOrder >= order && blockType == type) {
                 expandLocked(pfn, order, blockOrder, type);
                 return pfn;
             }
-            freeLists.add(pfn, blockOrder, type);
+            freeLists.add(pfn, blockOrder, blockType);
         }
         return NO_FRAME;
     }
