@@ -157,8 +157,13 @@ final class InvariantChecker {
         Map<Integer, Long> inuse = new HashMap<>();
         Map<Integer, Long> empty = new HashMap<>();
         long frames = 0;
-        int end = pages.buddySystem().nodes().get(0).zones().get(0).untouchedPfn();
-        for (int pfn = 0; pfn < end; pfn++) {
+        BitSet touched = new BitSet(); // every node's zones, each up to its frontier
+        for (Node node : pages.buddySystem().nodes()) {
+            for (Zone zone : node.zones()) {
+                touched.set(zone.startPfn(), zone.untouchedPfn());
+            }
+        }
+        for (int pfn = touched.nextSetBit(0); pfn >= 0; pfn = touched.nextSetBit(pfn + 1)) {
             int info = descriptors.info(pfn);
             if (PageDescriptors.state(info) != ALLOCATED || !PageDescriptors.isSlab(info)) {
                 continue;
