@@ -98,10 +98,6 @@ final class NodeFrames {
         return nodeMap;
     }
 
-    int cachedOrders() {
-        return cachedOrders;
-    }
-
     /** Every cache of every node back to its zone. */
     void drainAll() {
         if (caches != null) {

@@ -131,8 +131,6 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final BuddySystem buddy;
     /** Blocks across the nodes: the per-thread caches, zonelists and memory policies. */
     private final NodeFrames frames;
-    /** Orders below this go through the caches; 0 when there are none. */
-    private final int cachedOrders;
     private final SizeClasses sizeClasses;
     private final Slabs slabs;
     /** Sizes up to this are size classes: slab objects, or page blocks of a class's size. */
@@ -194,7 +192,6 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         long idle = builder.cacheIdleTimeout.toNanos();
         this.frames = new NodeFrames(buddy, builder.cachedOrders, cacheBatch, cacheHigh, idle);
-        this.cachedOrders = this.frames.cachedOrders();
         this.sizeClasses = new SizeClasses(pageShift, maxOrder);
         this.largestClass = Math.min(sizeClasses.largest(), maxBlockBytes);
         this.slabs = new Slabs(sizeClasses, region.descriptors(), region.memory(), pageShift, new SlabFrames(), idle);
@@ -1132,7 +1129,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     /** The order of the pageblocks in which blocks of one {@link Lifetime} are grouped. */
     public int pageblockOrder() {
-        return buddy.nodes().get(0).zones().get(0).pageblockOrder();
+        return buddy.zone(0).pageblockOrder();
     }
 
     /** The largest order: blocks hold at most {@code pageSize() << maxOrder()} bytes. */

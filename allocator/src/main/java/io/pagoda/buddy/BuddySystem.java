@@ -155,12 +155,7 @@ public final class BuddySystem {
         return NO_FRAME;
     }
 
-    /** The nodes to try for an allocation local to {@code node}, in order (its zonelist). */
-    public int[] zonelist(int node) {
-        return zonelists[node].clone();
-    }
-
-    /** Entry {@code index} of {@code node}'s zonelist: the same as {@code zonelist(node)[index]}, without a copy. */
+    /** Entry {@code index} of {@code node}'s zonelist: the nodes to try for an allocation local to it, in order. */
     public int zonelistEntry(int node, int index) {
         return zonelists[node][index];
     }

@@ -34,7 +34,7 @@ public final class PageTypeInfo {
 
     /** The report for every zone of {@code buddy}. */
     public static String format(BuddySystem buddy) {
-        Zone first = buddy.nodes().get(0).zones().get(0);
+        Zone first = buddy.zone(0);
         StringBuilder report = new StringBuilder();
         report.append(String.format(Locale.ROOT, "Page block order: %d%n", first.pageblockOrder()));
         report.append(String.format(Locale.ROOT, "Pages per block:  %d%n%n", 1 << first.pageblockOrder()));

@@ -36,16 +36,7 @@ public final class UnusableIndex {
 
     /** The index of {@code order} over every zone of {@code buddy} together. */
     public static double of(BuddySystem buddy, int order) {
-        long[] blocks = new long[buddy.maxOrder() + 1];
-        for (Node node : buddy.nodes()) {
-            for (Zone zone : node.zones()) {
-                long[] ofZone = zone.freeBlocksPerOrder();
-                for (int i = 0; i < blocks.length; i++) {
-                    blocks[i] += ofZone[i];
-                }
-            }
-        }
-        return of(blocks, order);
+        return of(ZoneTotals.freeBlocksPerOrder(buddy), order);
     }
 
     /** The report, one line per zone, in the kernel's format: {@code "Node 0, zone   Normal 0.000 0.012 ..."}. */
