@@ -142,6 +142,15 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final boolean zeroed;
     /** The debug mode's checks; null when it is off, which is all it costs then. */
     private final DebugChecks debug;
+    /** Neither the debug mode nor zeroing: memory is handed out as it is. */
+    private final boolean plain;
+    /**
+     * The one node's page caches, for the fast paths to reach without the node walk; null with
+     * several nodes or no caches.
+     */
+    private final ThreadCaches soleCaches;
+    /** By size class: the block order of a class that is a whole block, -1 for a slab class. */
+    private final int[] classOrders;
     /** The arenas open now; guarded by this. */
     private final java.util.Set<PagodaArena> openArenas = new java.util.HashSet<>();
     private final CacheReaper reaper;
@@ -192,8 +201,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         long idle = builder.cacheIdleTimeout.toNanos();
         this.frames = new NodeFrames(buddy, builder.cachedOrders, cacheBatch, cacheHigh, idle);
+        this.soleCaches = builder.nodes == 1 && !this.frames.caches().isEmpty() ? this.frames.caches().get(0) : null;
+        this.plain = debug == null && !zeroed;
         this.sizeClasses = new SizeClasses(pageShift, maxOrder);
         this.largestClass = Math.min(sizeClasses.largest(), maxBlockBytes);
+        this.classOrders = new int[sizeClasses.count()];
+        for (int c = 0; c < classOrders.length; c++) {
+            classOrders[c] = sizeClasses.isSlab(c) ? -1 : sizeClasses.pageOrder(c);
+        }
         this.slabs = new Slabs(sizeClasses, region.descriptors(), region.memory(), pageShift, new SlabFrames(), idle);
         List<java.util.function.LongConsumer> reapers = new ArrayList<>();
         reapers.add(slabs::reap); // first: what the magazines give back may empty page caches' batches
@@ -478,12 +493,31 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public MemorySegment allocate(long byteSize) {
         ensureOpen();
         if (byteSize >= 0 && byteSize <= largestClass) {
-            int sizeClass = SizeClasses.classOf(Math.max(byteSize, 1));
-            if (sizeClasses.isSlab(sizeClass)) {
-                return allocateObject(sizeClass, byteSize);
-            }
+            return region.memory().asSlice(allocateClass(byteSize), byteSize);
         }
         return allocateBlock(byteSize, 0);
+    }
+
+    /**
+     * The fast path of both {@link #allocate(long)} and {@link #allocateAddress}, for a size of a
+     * size class: an object from the thread's magazine, or a block from its page cache.
+     *
+     * @return the offset in the region
+     */
+    private long allocateClass(long byteSize) {
+        int sizeClass = SizeClasses.classOf(Math.max(byteSize, 1));
+        int order = classOrders[sizeClass];
+        if (order < 0) {
+            return takeObject(sizeClass, byteSize);
+        }
+        ThreadCaches caches = soleCaches;
+        if (caches != null && plain && order < caches.cachedOrders()) {
+            int pfn = caches.allocate(order);
+            if (pfn != PageDescriptors.NO_FRAME) {
+                return (long) pfn << pageShift;
+            }
+        }
+        return takeFrames(order, SHORT_LIVED, byteSize);
     }
 
     /**
@@ -546,11 +580,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (offset == Slabs.NO_OBJECT) {
             offset = allocateObjectSlow(sizeClass, byteSize);
         }
-        if (debug != null) {
-            debug.allocated(offset, sizeClasses.size(sizeClass));
-        }
-        if (zeroed) {
-            region.memory().asSlice(offset, sizeClasses.size(sizeClass)).fill((byte) 0);
+        if (!plain) {
+            if (debug != null) {
+                debug.allocated(offset, sizeClasses.size(sizeClass));
+            }
+            if (zeroed) {
+                region.memory().asSlice(offset, sizeClasses.size(sizeClass)).fill((byte) 0);
+            }
         }
         return offset;
     }
@@ -645,6 +681,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             debugFree(offset, byteSize);
             return;
         }
+        if (offset < regionBytes && freeCachedBlock(offset, byteSize)) {
+            return;
+        }
         int result = offset < regionBytes ? slabs.free(offset, byteSize) : Slabs.NOT_AN_OBJECT;
         if (result != Slabs.FREED) {
             freeBlockOrRefuse(offset, byteSize, result);
@@ -709,6 +748,20 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                 ? PageDescriptors.order(info) : byteSize < 0 ? 0 : orderOf(Math.max(byteSize, 1));
     }
 
+    /**
+     * The fast free: a short-lived block of a cached order that holds {@code byteSize}, straight
+     * into the thread's page cache, its head's descriptor read once. False, with nothing changed,
+     * for anything else (an object, a larger block, another node's, a bad free), which the caller
+     * frees the long way or refuses. The caller checked the offset lies in the region.
+     */
+    private boolean freeCachedBlock(long offset, long byteSize) {
+        ThreadCaches caches = soleCaches;
+        if (caches == null || (offset & ((1L << pageShift) - 1)) != 0) {
+            return false;
+        }
+        return caches.freeIfCached((int) (offset >>> pageShift), byteSize <= 0 ? 0 : orderOf(byteSize));
+    }
+
     /** Not a slab object: a page block, or a bad free, as the slab layer's result says. */
     private void freeBlockOrRefuse(long offset, long byteSize, int slabResult) {
         long address = region.base() + offset;
@@ -749,10 +802,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public long allocateAddress(long byteSize) {
         ensureOpen();
         if (byteSize >= 0 && byteSize <= largestClass) {
-            int sizeClass = SizeClasses.classOf(Math.max(byteSize, 1));
-            if (sizeClasses.isSlab(sizeClass)) {
-                return region.base() + takeObject(sizeClass, byteSize);
-            }
+            return region.base() + allocateClass(byteSize);
         }
         if (byteSize > maxBlockBytes) {
             return allocateLarge(byteSize).address();
@@ -774,6 +824,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (offset >= 0 && offset < regionBytes) {
             if (debug != null) {
                 debugFree(offset, -1);
+                return;
+            }
+            if (freeCachedBlock(offset, 0)) {
                 return;
             }
             int result = slabs.free(offset, 0);

@@ -8,11 +8,12 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  * coldest, which go back to the zone first, as in the kernel's pcp lists.
  *
  * <pre>
- * slots: | order 0: bottom .. top, free | order 1: ... | order 2: ... | order 3: ... |
- *        ^ 0                           ^ stride       ^ 2 * stride
+ * slots: | counts | highs | order 0: bottom .. top, free | order 1: ... | ... |
+ *        ^ 0      ^ orders ^ stacks                       ^ stacks + stride
  * </pre>
- * One array for all orders, each order's stack at {@code order * stride}, so that a pop or a push
- * is two array accesses and no pointer chase. {@code stride} is the largest {@code high + 1}.
+ * One array for the counts, the high marks and every order's stack, so that a pop or a push reads
+ * one array reference and one length: the fast path is a few loads and stores, no pointer chase.
+ * {@code stride} is the largest {@code high + 1}.
  *
  * <p>Not thread-safe: exactly one thread at a time holds a cache (its owner, or a drainer that took
  * it under {@link OwnedCache}'s protocol, or the holder of a {@link SharedCache}'s lock). The
@@ -21,9 +22,8 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
 final class CacheStacks {
 
     private final int[] slots;
-    private final int[] counts;
+    private final int orders;
     private final int stride;
-    private final int[] high;
     /** Scratch space for bulk moves to and from the zone, as long as the largest batch. */
     final int[] scratch;
 
@@ -40,36 +40,43 @@ final class CacheStacks {
         for (int blocks : high) {
             largest = Math.max(largest, blocks);
         }
+        this.orders = high.length;
         this.stride = largest + 1;
-        this.high = high.clone();
-        this.slots = new int[high.length * stride];
-        this.counts = new int[high.length];
+        this.slots = new int[2 * orders + orders * stride];
+        System.arraycopy(high, 0, slots, orders, orders);
         this.scratch = new int[largestBatch];
+    }
+
+    private int bottom(int order) {
+        return 2 * orders + order * stride;
     }
 
     /** The most recently pushed block of this order, or NO_FRAME. */
     int pop(int order) {
-        int count = counts[order] - 1;
+        int[] s = slots;
+        int count = s[order] - 1;
         if (count < 0) {
             return NO_FRAME;
         }
-        counts[order] = count;
-        return slots[order * stride + count];
+        s[order] = count;
+        return s[bottom(order) + count];
     }
 
     /** Pushes a block; the caller keeps the count at most {@code high + 1} by draining. */
     void push(int order, int pfn) {
-        int count = counts[order];
-        slots[order * stride + count] = pfn;
-        counts[order] = count + 1;
+        int[] s = slots;
+        int count = s[order];
+        s[bottom(order) + count] = pfn;
+        s[order] = count + 1;
     }
 
     /** Pushes a block; true if the stack is now above its high mark and must give a batch back. */
     boolean pushAboveHigh(int order, int pfn) {
-        int count = counts[order];
-        slots[order * stride + count] = pfn;
-        counts[order] = ++count;
-        return count > high[order];
+        int[] s = slots;
+        int count = s[order];
+        s[bottom(order) + count] = pfn;
+        s[order] = ++count;
+        return count > s[orders + order];
     }
 
     /**
@@ -77,35 +84,35 @@ final class CacheStacks {
      * count, and moves the rest down: a copy of at most {@code high} ints, once per batch freed.
      */
     void takeOldest(int order, int n, int[] into) {
-        int bottom = order * stride;
-        int left = counts[order] - n;
+        int bottom = bottom(order);
+        int left = slots[order] - n;
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
-        counts[order] = left;
+        slots[order] = left;
     }
 
     int count(int order) {
-        return counts[order];
+        return slots[order];
     }
 
     /** Frames in the blocks held: computed, not counted, to keep the fast path to its stores. */
     long framesHeld() {
         long frames = 0;
-        for (int order = 0; order < counts.length; order++) {
-            frames += (long) counts[order] << order;
+        for (int order = 0; order < orders; order++) {
+            frames += (long) slots[order] << order;
         }
         return frames;
     }
 
     int orders() {
-        return counts.length;
+        return orders;
     }
 
     /** Calls the visitor for every cached block, oldest first. */
     void forEach(BlockVisitor visitor) {
-        for (int order = 0; order < counts.length; order++) {
-            for (int i = 0; i < counts[order]; i++) {
-                visitor.visit(slots[order * stride + i], order);
+        for (int order = 0; order < orders; order++) {
+            for (int i = 0; i < slots[order]; i++) {
+                visitor.visit(slots[bottom(order) + i], order);
             }
         }
     }

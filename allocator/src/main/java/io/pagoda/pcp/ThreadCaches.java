@@ -252,14 +252,35 @@ public final class ThreadCaches {
      * @return {@link Zone#FREED}, or the info word found at {@code pfn}
      */
     public int free(int pfn, int order) {
-        // The kernel's free_unref_page: check the head, mark it cached, push it. The block is the
-        // caller's until pushed, so its descriptor is written outside the operation.
-        int info = descriptors.info(pfn);
-        if (info != PageDescriptors.info(ALLOCATED, order, LIFETIME)) {
+        if (descriptors.info(pfn) != PageDescriptors.info(ALLOCATED, order, LIFETIME)) {
             // Blocks of other lifetimes bypass the caches; the zone frees them, or refuses what is
             // not an allocated block of that order (and says what it found) as the caches would.
             return zone.free(pfn, order);
         }
+        pushFreed(pfn, order);
+        return Zone.FREED;
+    }
+
+    /**
+     * Frees the block whose head is {@code pfn} into the calling thread's cache if it is an
+     * allocated short-lived block of a cached order, at least {@code minOrder}: a free by address
+     * alone, which reads the head's descriptor once. Anything else changes nothing.
+     *
+     * @return whether the block was freed; if not, the caller frees it the long way, or refuses it
+     */
+    public boolean freeIfCached(int pfn, int minOrder) {
+        int info = descriptors.info(pfn);
+        int order = PageDescriptors.order(info);
+        if (order < minOrder || order >= cachedOrders || info != PageDescriptors.info(ALLOCATED, order, LIFETIME)) {
+            return false;
+        }
+        pushFreed(pfn, order);
+        return true;
+    }
+
+    /** The kernel's {@code free_unref_page}, once the head is checked: mark it cached, push it. */
+    private void pushFreed(int pfn, int order) {
+        // The block is the caller's until pushed, so its descriptor is written outside the operation.
         descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, LIFETIME));
         OwnedCache<CacheStacks> cache = registry.tabledCache(Thread.currentThread());
         if (cache != null && cache.enter()) {
@@ -268,10 +289,9 @@ public final class ThreadCaches {
             } finally {
                 cache.exit();
             }
-            return Zone.FREED;
+            return;
         }
         freeSlow(pfn, order);
-        return Zone.FREED;
     }
 
     /** The free's counterpart of {@link #allocateSlow}, for a block already marked CACHED. */

@@ -6,10 +6,12 @@ package io.pagoda.slab;
  * and is handed out first; the bottom holds the coldest, which go back to their slabs first.
  *
  * <pre>
- * slots: | class 0: bottom .. top, free | class 1: ...      | ... |
- *        ^ start[0]                     ^ start[1]
+ * slots: | counts | highs | bottoms | class 0: bottom .. top, free | class 1: ... | ... |
+ *        ^ 0      ^ n     ^ 2n      ^ 3n
  * </pre>
- * One array for all classes, each class's stack at {@code start[c]} with room for {@code high[c] + 1}.
+ * One array for the counts, the high marks, where each class's stack starts (with room for
+ * {@code high + 1}) and the stacks themselves, so that a pop or a push reads one array reference
+ * and one length: the fast path is a few loads and stores, no pointer chase.
  *
  * <p>Not thread-safe: exactly one thread at a time holds the magazines, as for the page caches'
  * {@code CacheStacks}. {@link #scratch} belongs to the owner alone (or the holder of a shared
@@ -21,9 +23,7 @@ final class Magazines {
     static final long EMPTY = -1;
 
     private final long[] slots;
-    private final int[] start;
-    private final int[] counts;
-    private final int[] high;
+    private final int classes;
     /** Room for a batch moved to or from the slabs, as long as the largest batch. */
     final long[] scratch;
 
@@ -35,74 +35,84 @@ final class Magazines {
     long drains;
 
     Magazines(int[] high, int largestBatch) {
-        this.high = high.clone();
-        this.start = new int[high.length];
-        int total = 0;
-        for (int c = 0; c < high.length; c++) {
-            start[c] = total;
-            total += high[c] + 1;
+        this.classes = high.length;
+        int total = 3 * classes;
+        for (int blocks : high) {
+            total += blocks + 1;
         }
         this.slots = new long[total];
-        this.counts = new int[high.length];
+        int bottom = 3 * classes;
+        for (int c = 0; c < classes; c++) {
+            slots[classes + c] = high[c];
+            slots[2 * classes + c] = bottom;
+            bottom += high[c] + 1;
+        }
         this.scratch = new long[largestBatch];
+    }
+
+    private int bottom(int sizeClass) {
+        return (int) slots[2 * classes + sizeClass];
     }
 
     /** The most recently pushed object of this class, or {@link #EMPTY}. */
     long pop(int sizeClass) {
-        int count = counts[sizeClass] - 1;
+        long[] s = slots;
+        int count = (int) s[sizeClass] - 1;
         if (count < 0) {
             return EMPTY;
         }
-        counts[sizeClass] = count;
-        return slots[start[sizeClass] + count];
+        s[sizeClass] = count;
+        return s[(int) s[2 * classes + sizeClass] + count];
     }
 
     /** Pushes an object; the caller keeps the count at most {@code high + 1} by draining. */
     void push(int sizeClass, long offset) {
-        int count = counts[sizeClass];
-        slots[start[sizeClass] + count] = offset;
-        counts[sizeClass] = count + 1;
+        long[] s = slots;
+        int count = (int) s[sizeClass];
+        s[(int) s[2 * classes + sizeClass] + count] = offset;
+        s[sizeClass] = count + 1;
     }
 
     /** Pushes an object; true if the stack is now above its high mark and must give a batch back. */
     boolean pushAboveHigh(int sizeClass, long offset) {
-        int count = counts[sizeClass];
-        slots[start[sizeClass] + count] = offset;
-        counts[sizeClass] = ++count;
-        return count > high[sizeClass];
+        long[] s = slots;
+        int count = (int) s[sizeClass];
+        s[(int) s[2 * classes + sizeClass] + count] = offset;
+        s[sizeClass] = ++count;
+        return count > s[classes + sizeClass];
     }
 
     /** Removes the {@code n} oldest objects of a class into {@code into[0 .. n)}, n at most the count. */
     void takeOldest(int sizeClass, int n, long[] into) {
-        int bottom = start[sizeClass];
-        int left = counts[sizeClass] - n;
+        int bottom = bottom(sizeClass);
+        int left = count(sizeClass) - n;
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
-        counts[sizeClass] = left;
+        slots[sizeClass] = left;
     }
 
     int count(int sizeClass) {
-        return counts[sizeClass];
+        return (int) slots[sizeClass];
     }
 
     int classes() {
-        return counts.length;
+        return classes;
     }
 
     /** Bytes in the objects held: computed, not counted, to keep the fast path to its stores. */
-    long bytesHeld(SizeClasses classes) {
+    long bytesHeld(SizeClasses sizes) {
         long bytes = 0;
-        for (int c = 0; c < counts.length; c++) {
-            bytes += counts[c] * classes.size(c);
+        for (int c = 0; c < classes; c++) {
+            bytes += count(c) * sizes.size(c);
         }
         return bytes;
     }
 
     /** Calls the visitor for every object held, oldest first. */
     void forEach(ObjectVisitor visitor) {
-        for (int c = 0; c < counts.length; c++) {
-            for (int i = 0; i < counts[c]; i++) {
-                visitor.visit(slots[start[c] + i], c);
+        for (int c = 0; c < classes; c++) {
+            for (int i = 0; i < count(c); i++) {
+                visitor.visit(slots[bottom(c) + i], c);
             }
         }
     }

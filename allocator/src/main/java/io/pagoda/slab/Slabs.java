@@ -62,6 +62,8 @@ public final class Slabs {
     private static final long MAGAZINE_BYTES = 32 * 1024;
     private static final int MAGAZINE_MIN = 8;
     private static final int MAGAZINE_MAX = 128;
+    /** Longs per class in {@link #freeChecks}. */
+    private static final int CHECK_STRIDE = 3;
 
     /** The free marker: {@code secret ^ offset} (see the class comment). */
     static final class Marker {
@@ -82,8 +84,11 @@ public final class Slabs {
     private final MemorySegment memory;
     private final int pageShift;
     private final Marker marker;
-    private final long[] magic;
-    private final int[] objects;
+    /**
+     * What a free checks, by class, side by side in one array ({@code CHECK_STRIDE} longs per
+     * class): the magic of {@link SizeClasses}, the objects per slab, the object size.
+     */
+    private final long[] freeChecks;
     private final int[] batch;
     private final int[] high;
     private final CacheRegistry<Magazines> registry;
@@ -102,8 +107,7 @@ public final class Slabs {
         this.marker = new Marker(new SecureRandom().nextLong() | 1);
         int count = classes.count();
         this.slabClasses = new SlabClass[count];
-        this.magic = new long[count];
-        this.objects = new int[count];
+        this.freeChecks = new long[count * CHECK_STRIDE];
         this.batch = new int[count];
         this.high = new int[count];
         int largestBatch = 1;
@@ -112,8 +116,9 @@ public final class Slabs {
                 continue; // served as page blocks: no slabs, no magazine
             }
             slabClasses[c] = new SlabClass(c, classes, pageShift, KEEP_EMPTY, descriptors, memory, frames, marker);
-            magic[c] = classes.magic(c);
-            objects[c] = classes.objects(c);
+            freeChecks[c * CHECK_STRIDE] = classes.magic(c);
+            freeChecks[c * CHECK_STRIDE + 1] = classes.objects(c);
+            freeChecks[c * CHECK_STRIDE + 2] = classes.size(c);
             high[c] = (int) Math.clamp(MAGAZINE_BYTES / classes.size(c), MAGAZINE_MIN, MAGAZINE_MAX);
             batch[c] = high[c] / 2;
             largestBatch = Math.max(largestBatch, batch[c]);
@@ -308,11 +313,13 @@ public final class Slabs {
         int sizeClass = (word & CLASS_MASK) - 1;
         // Lemire: within is a multiple of the size iff magic * within <= magic - 1 (unsigned).
         long within = offset - ((long) (pfn - (word >>> FRAME_INDEX_SHIFT)) << pageShift);
-        long m = magic[sizeClass];
-        if (Long.compareUnsigned(m * within, m - 1) > 0 || Math.unsignedMultiplyHigh(m, within) >= objects[sizeClass]) {
+        long[] checks = freeChecks;
+        int at = sizeClass * CHECK_STRIDE;
+        long m = checks[at];
+        if (Long.compareUnsigned(m * within, m - 1) > 0 || Math.unsignedMultiplyHigh(m, within) >= checks[at + 1]) {
             return -NOT_AN_OBJECT;
         }
-        if (byteSize > classes.size(sizeClass)) {
+        if (byteSize > checks[at + 2]) {
             return -TOO_LARGE;
         }
         if (memory.get(JAVA_LONG_UNALIGNED, offset) == marker.of(offset)) {
