@@ -151,6 +151,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private final ThreadCaches soleCaches;
     /** By size class: the block order of a class that is a whole block, -1 for a slab class. */
     private final int[] classOrders;
+    /** Sizes above the classes that are no power of two frames: runs of exactly the frames they need. */
+    private final ExactRuns runs;
     /** The arenas open now; guarded by this. */
     private final java.util.Set<PagodaArena> openArenas = new java.util.HashSet<>();
     private final CacheReaper reaper;
@@ -203,6 +205,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         this.frames = new NodeFrames(buddy, builder.cachedOrders, cacheBatch, cacheHigh, idle);
         this.soleCaches = builder.nodes == 1 && !this.frames.caches().isEmpty() ? this.frames.caches().get(0) : null;
         this.plain = debug == null && !zeroed;
+        this.runs = new ExactRuns(region.descriptors(), this.frames);
         this.sizeClasses = new SizeClasses(pageShift, maxOrder);
         this.largestClass = Math.min(sizeClasses.largest(), maxBlockBytes);
         this.classOrders = new int[sizeClasses.count()];
@@ -542,7 +545,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         ensureOpen();
         int c = alignedClass(byteSize, byteAlignment);
         if (c >= 0) {
-            return sizeClasses.isSlab(c) ? allocateObject(c, byteSize) : allocateBlock(byteSize, sizeClasses.pageOrder(c));
+            return sizeClasses.isSlab(c) ? allocateObject(c, byteSize)
+                    : region.memory().asSlice(takeFrames(sizeClasses.pageOrder(c), SHORT_LIVED, byteSize), byteSize);
         }
         return allocateBlock(byteSize, orderOf(byteAlignment));
     }
@@ -596,13 +600,35 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return prepared((long) allocateFrames(order, lifetime, requestedBytes) << pageShift, order);
     }
 
+    /**
+     * The frames that hold byteSize, in a block of at least {@code minOrder}: the block itself
+     * when byteSize needs all of it, else an exact run of the frames it needs cut from it
+     * ({@link ExactRuns}), aligned as the block is. Checked and zeroed as the builder asked.
+     *
+     * @return the offset in the region
+     */
+    private long takeFramesFor(long byteSize, int minOrder) {
+        int order = Math.max(minOrder, orderForSize(byteSize));
+        int length = (int) Math.max(1, (byteSize + pageSize() - 1) >>> pageShift);
+        if (length == 1 << order) {
+            return takeFrames(order, SHORT_LIVED, byteSize);
+        }
+        int head = allocateFrames(order, SHORT_LIVED, byteSize);
+        runs.cut(head, order, length, SHORT_LIVED);
+        return preparedBytes((long) head << pageShift, (long) length << pageShift);
+    }
+
     /** The block at offset, checked and zeroed as the builder asked; its offset. */
     private long prepared(long offset, int order) {
+        return preparedBytes(offset, blockSize(order));
+    }
+
+    private long preparedBytes(long offset, long bytes) {
         if (debug != null) {
-            debug.allocated(offset, blockSize(order));
+            debug.allocated(offset, bytes);
         }
         if (zeroed) {
-            region.memory().asSlice(offset, blockSize(order)).fill((byte) 0);
+            region.memory().asSlice(offset, bytes).fill((byte) 0);
         }
         return offset;
     }
@@ -612,8 +638,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (byteSize > maxBlockBytes) {
             return allocateLarge(byteSize);
         }
-        int order = Math.max(minOrder, orderForSize(byteSize));
-        return region.memory().asSlice(takeFrames(order, SHORT_LIVED, byteSize), byteSize);
+        return region.memory().asSlice(takeFramesFor(byteSize, minOrder), byteSize);
     }
 
     /** No block for a new slab: give back what the caches and empty slabs hold, and try once more. */
@@ -711,6 +736,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (!region.isFrameAddress(address)) {
             throw notABlock(address, byteSize);
         }
+        try {
+            if (freeRun(address, byteSize)) {
+                return;
+            }
+        } catch (RuntimeException refused) {
+            throw withLastFree(refused, address);
+        }
         debugFreeBlock(address, orderToFree(address, byteSize), byteSize);
     }
 
@@ -771,7 +803,37 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (!region.isFrameAddress(address)) {
             throw notABlock(address, byteSize);
         }
-        freeBlock(address, orderToFree(address, byteSize), byteSize);
+        if (!freeRun(address, byteSize)) {
+            freeBlock(address, orderToFree(address, byteSize), byteSize);
+        }
+    }
+
+    /**
+     * Frees the exact run that starts at a frame address, if one does; refuses a free inside a
+     * run, or one larger than the run.
+     *
+     * @return false if the address is no run's, which the caller frees as a block
+     */
+    private boolean freeRun(long address, long byteSize) {
+        int pfn = region.pfn(address);
+        int length = runs.length(pfn);
+        if (length == 0) {
+            if (runs.isInsideRun(pfn)) {
+                throw new IllegalArgumentException("0x" + Long.toHexString(address) + " is inside a run of frames that "
+                        + "allocate handed out; free the run from its start");
+            }
+            return false;
+        }
+        long runBytes = (long) length << pageShift;
+        if (byteSize > runBytes) {
+            throw new IllegalArgumentException("a segment of " + byteSize + " bytes at 0x" + Long.toHexString(address)
+                    + " is larger than the run of " + length + " frames (" + runBytes + " bytes) there");
+        }
+        if (debug != null) {
+            debug.freeing(address - region.base(), runBytes, false);
+        }
+        runs.free(pfn, length);
+        return true;
     }
 
     private void freeLarge(MemorySegment segment) {
@@ -807,7 +869,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (byteSize > maxBlockBytes) {
             return allocateLarge(byteSize).address();
         }
-        return region.base() + takeFrames(orderForSize(byteSize), SHORT_LIVED, byteSize);
+        return region.base() + takeFramesFor(byteSize, 0);
     }
 
     /**
@@ -1215,7 +1277,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (byteSize <= largestClass) {
             return sizeClasses.size(SizeClasses.classOf(Math.max(byteSize, 1)));
         }
-        return byteSize <= maxBlockBytes ? blockSize(orderOf(byteSize)) : (byteSize + pageSize() - 1) & -(long) pageSize();
+        return (byteSize + pageSize() - 1) & -(long) pageSize(); // an exact run, or a mapping
     }
 
     /**
@@ -1238,7 +1300,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (c >= 0) {
             return sizeClasses.size(c);
         }
-        return byteSize > maxBlockBytes ? usableSize(byteSize) : blockSize(Math.max(orderOf(Math.max(byteSize, 1)), orderOf(byteAlignment)));
+        return Math.max(pageSize(), usableSize(byteSize)); // an exact run in an aligned block, or a mapping
     }
 
     /**

@@ -341,6 +341,31 @@ final class InvariantChecker {
                 "free block " + pfn + " and its buddy " + buddy + " are both free at order " + order);
     }
 
+    /**
+     * An exact run held where the holder expected a block (of the order it computed, or read from
+     * the head): it is made of allocated blocks with the run flag, one per set bit of the length,
+     * largest first. Returns the length.
+     */
+    private static int checkRun(PageDescriptors descriptors, int head, int order) {
+        int length = descriptors.runFrames(head);
+        if (length <= 0) {
+            throw new AssertionError("held block " + head + " (order " + order + ") is inside a run, not a run's head");
+        }
+        int lifetime = PageDescriptors.lifetime(descriptors.info(head));
+        int at = head;
+        for (int o = 31 - Integer.numberOfLeadingZeros(length); o >= 0; o--) {
+            if ((length & (1 << o)) != 0) {
+                int info = descriptors.info(at);
+                if (info != (PageDescriptors.info(ALLOCATED, o, lifetime) | PageDescriptors.RUN_FLAG)
+                        || (at != head && descriptors.runFrames(at) != 0)) {
+                    throw new AssertionError("block " + at + " of the run at " + head + " has info 0x" + Integer.toHexString(info));
+                }
+                at += 1 << o;
+            }
+        }
+        return length;
+    }
+
     private static void checkAllocated(PageAllocator pages, Map<Long, Integer> allocated, BitSet used, long handedOut) {
         // handedOut: frames out of the zones and not in a cache, so held by users
         Region region = pages.region();
@@ -349,17 +374,19 @@ final class InvariantChecker {
             int pfn = region.pfn(block.getKey());
             int order = block.getValue();
             int info = region.descriptors().info(pfn);
-            if (info != PageDescriptors.info(ALLOCATED, order, PageDescriptors.lifetime(info))) {
+            boolean run = (info & PageDescriptors.RUN_FLAG) != 0;
+            int length = run ? checkRun(region.descriptors(), pfn, order) : 1 << order;
+            if (!run && info != PageDescriptors.info(ALLOCATED, order, PageDescriptors.lifetime(info))) {
                 throw new AssertionError("block " + pfn + " of order " + order + " is held but its descriptor has state "
                         + PageDescriptors.state(info) + " order " + PageDescriptors.order(info));
             }
             int overlap = used.nextSetBit(pfn);
-            if (overlap != -1 && overlap < pfn + (1 << order)) {
-                throw new AssertionError("held block " + pfn + " of order " + order + " overlaps frame " + overlap
+            if (overlap != -1 && overlap < pfn + length) {
+                throw new AssertionError("held block " + pfn + " of " + length + " frames overlaps frame " + overlap
                         + ", which is free or held twice");
             }
-            used.set(pfn, pfn + (1 << order));
-            frames += 1L << order;
+            used.set(pfn, pfn + length);
+            frames += length;
         }
         if (frames != handedOut) {
             throw new AssertionError("the zones and caches count " + handedOut + " frames held by users, the holders " + frames);

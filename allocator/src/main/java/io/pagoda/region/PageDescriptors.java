@@ -22,6 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  *     12     4  slab      in every frame of a slab: its size class + 1 and the      slab class, while it
  *                         frame's index in the slab (below); zero elsewhere         owns the block
  *     16     4  freelist  in a slab's head: index of its first free object, or -1   slab class, under its lock
+ *                         (in an exact run's head: the run's length in frames)      (the run's owner)
  *     20     4  inuse     in a slab's head: objects out of the slab                 slab class, under its lock
  *     24     4  pageblock in a pageblock's first frame: the lifetime type     zone, under its lock
  *                         the pageblock is grouped under (see below)
@@ -44,14 +45,14 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  *
  * <h2>The info word</h2>
  * <pre>
- *  31                      15   14   13        10 9           2 1     0
- * +--------------------------+------+------------+-------------+-------+
- * |          zero            | slab |  lifetime  |    order    | state |
- * +--------------------------+------+------------+-------------+-------+
+ *  31                 16   15     14   13        10 9           2 1     0
+ * +---------------------+------+------+------------+-------------+-------+
+ * |        zero         | run  | slab |  lifetime  |    order    | state |
+ * +---------------------+------+------+------------+-------------+-------+
  * </pre>
  * The slab flag (the kernel's {@code PG_slab}) marks an allocated head whose block a slab class
- * owns: the page-level free refuses it, since its info word is then not that of a plain allocated
- * block.
+ * owns; the run flag, every block of an exact run. The page-level free refuses both, since the
+ * info word is then not that of a plain allocated block.
  *
  * <h2>The slab word</h2>
  * <pre>
@@ -129,6 +130,12 @@ public final class PageDescriptors {
 
     /** The info word's flag of a block that a slab class owns (the kernel's PG_slab). */
     public static final int SLAB_FLAG = 1 << (LIFETIME_SHIFT + LIFETIME_BITS);
+
+    /**
+     * The info word's flag of a block that is part of an exact run: a run of frames that is no
+     * power of two, made of allocated blocks that are freed together (see {@code ExactRuns}).
+     */
+    public static final int RUN_FLAG = SLAB_FLAG << 1;
 
     /** Largest order an info word can hold. */
     public static final int MAX_ORDER_LIMIT = (1 << ORDER_BITS) - 1;
@@ -213,6 +220,15 @@ public final class PageDescriptors {
 
     public void setFreelist(int pfn, int index) {
         table.set(JAVA_INT_UNALIGNED, offset(pfn) + FREELIST_OFFSET, index);
+    }
+
+    /** The length in frames of the exact run whose head this is; the freelist field, by another name. */
+    public int runFrames(int pfn) {
+        return freelist(pfn);
+    }
+
+    public void setRunFrames(int pfn, int frames) {
+        setFreelist(pfn, frames);
     }
 
     public int inuse(int pfn) {

@@ -1,0 +1,114 @@
+package io.pagoda;
+
+import io.pagoda.buddy.Zone;
+import io.pagoda.region.PageDescriptors;
+
+import static io.pagoda.region.PageDescriptors.ALLOCATED;
+import static io.pagoda.region.PageDescriptors.RUN_FLAG;
+
+/**
+ * Runs of any whole number of frames, not only powers of two: the kernel's
+ * {@code alloc_pages_exact}, so that a 20 KiB buffer takes 5 frames, not a block of 8.
+ *
+ * <h2>Cutting a run</h2>
+ * A run of n frames is cut from an allocated block of the next order up, aligned to it. The block
+ * is split into the buddy blocks that n's binary digits name, largest first, and the blocks past
+ * the run's end are freed at once, through the per-thread caches where their order is cached:
+ * <pre>
+ * 5 frames from a block of 8:  | 4 (kept, head) | 1 (kept) | 1 (freed) | 2 (freed) |
+ *                                 ^ run flag, length 5
+ * </pre>
+ * Each block, kept or freed, is a buddy block of its own (head, order, aligned), so the zone and
+ * its invariants see nothing new. Every kept block carries the run flag, which the page-level
+ * free refuses: no one frees a piece of a run by mistake. The head also keeps the run's length
+ * (the descriptor's freelist field), so that a free from the address alone finds every block.
+ *
+ * <h2>Freeing a run</h2>
+ * All blocks are checked first, then each loses the flag and is freed; so a bad free changes
+ * nothing. What the run costs the caller is its length in frames, nothing rounded up.
+ */
+final class ExactRuns {
+
+    private final PageDescriptors descriptors;
+    private final NodeFrames frames;
+
+    ExactRuns(PageDescriptors descriptors, NodeFrames frames) {
+        this.descriptors = descriptors;
+        this.frames = frames;
+    }
+
+    /**
+     * Cuts a run of {@code length} frames, fewer than {@code 2^order}, from the allocated block at
+     * {@code head}, freeing the rest of the block.
+     */
+    void cut(int head, int order, int length, int lifetime) {
+        assert length > 0 && length < 1 << order : length + " frames from a block of order " + order;
+        // The kept blocks: one per set bit of the length, largest first.
+        int at = head;
+        for (int o = order - 1; o >= 0; o--) {
+            if ((length & (1 << o)) != 0) {
+                descriptors.setInfo(at, PageDescriptors.info(ALLOCATED, o, lifetime) | RUN_FLAG);
+                at += 1 << o;
+            }
+        }
+        descriptors.setRunFrames(head, length);
+        // The rest, from the run's end to the block's: each piece as large as its alignment
+        // allows (the lowest set bit of its distance from the head), so each is a buddy block.
+        int end = head + (1 << order);
+        while (at < end) {
+            int o = Integer.numberOfTrailingZeros(at - head);
+            descriptors.setInfo(at, PageDescriptors.info(ALLOCATED, o, lifetime));
+            int result = frames.free(at, o);
+            if (result != Zone.FREED) {
+                throw new IllegalStateException("the tail of a run at frame " + at + " (order " + o + ") could not be freed: info 0x"
+                        + Integer.toHexString(result));
+            }
+            at += 1 << o;
+        }
+    }
+
+    /** The length in frames of the run whose head is at {@code pfn}, or 0 if no run starts there. */
+    int length(int pfn) {
+        int info = descriptors.info(pfn);
+        if ((info & RUN_FLAG) == 0 || PageDescriptors.state(info) != ALLOCATED) {
+            return 0;
+        }
+        return descriptors.runFrames(pfn); // 0 inside a run: only its head keeps the length
+    }
+
+    /** Whether the frame is the head of a block inside a run (not the run's head). */
+    boolean isInsideRun(int pfn) {
+        int info = descriptors.info(pfn);
+        return (info & RUN_FLAG) != 0 && PageDescriptors.state(info) == ALLOCATED && descriptors.runFrames(pfn) == 0;
+    }
+
+    /**
+     * Frees the run of {@code length} frames at {@code head} ({@link #length} said so): every
+     * block is checked before any is freed.
+     *
+     * @throws IllegalStateException if a block of the run is not as the run left it
+     */
+    void free(int head, int length) {
+        int lifetime = PageDescriptors.lifetime(descriptors.info(head));
+        int at = head;
+        for (int o = 31 - Integer.numberOfLeadingZeros(length); o >= 0; o--) {
+            if ((length & (1 << o)) != 0) {
+                int info = descriptors.info(at);
+                if (info != (PageDescriptors.info(ALLOCATED, o, lifetime) | RUN_FLAG)) {
+                    throw new IllegalStateException("the run of " + length + " frames at frame " + head + " has a damaged block at frame "
+                            + at + ": info 0x" + Integer.toHexString(info));
+                }
+                at += 1 << o;
+            }
+        }
+        descriptors.setRunFrames(head, 0); // fields past info are zero in free blocks
+        at = head;
+        for (int o = 31 - Integer.numberOfLeadingZeros(length); o >= 0; o--) {
+            if ((length & (1 << o)) != 0) {
+                descriptors.setInfo(at, PageDescriptors.info(ALLOCATED, o, lifetime));
+                frames.free(at, o); // checked above: an allocated head of this order
+                at += 1 << o;
+            }
+        }
+    }
+}
