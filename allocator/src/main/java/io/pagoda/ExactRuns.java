@@ -58,7 +58,7 @@ final class ExactRuns {
         while (at < end) {
             int o = Integer.numberOfTrailingZeros(at - head);
             descriptors.setInfo(at, PageDescriptors.info(ALLOCATED, o, lifetime));
-            int result = frames.free(at, o);
+            int result = frames.freeToZone(at, o);
             if (result != Zone.FREED) {
                 throw new IllegalStateException("the tail of a run at frame " + at + " (order " + o + ") could not be freed: info 0x"
                         + Integer.toHexString(result));
@@ -106,7 +106,7 @@ final class ExactRuns {
         for (int o = 31 - Integer.numberOfLeadingZeros(length); o >= 0; o--) {
             if ((length & (1 << o)) != 0) {
                 descriptors.setInfo(at, PageDescriptors.info(ALLOCATED, o, lifetime));
-                frames.free(at, o); // checked above: an allocated head of this order
+                frames.freeToZone(at, o); // checked above: an allocated head of this order
                 at += 1 << o;
             }
         }

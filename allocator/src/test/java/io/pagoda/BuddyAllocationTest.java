@@ -110,9 +110,9 @@ class BuddyAllocationTest {
         assertEquals(1, pages.orderForSize(PAGE + 1));
         assertEquals(4, pages.orderForSize(64 * 1024));
         assertEquals(10, pages.orderForSize(MAX_BLOCK));
-        MemorySegment segment = pages.allocate(4 * PAGE + 1); // above the size classes: an exact run
-        assertEquals(4 * PAGE + 1, segment.byteSize(), "the segment has the size asked for, not the run's");
-        assertEquals(MAX_BLOCK - 5 * PAGE, pages.freeBytes(), "5 frames were taken, not an order-3 block's 8");
+        MemorySegment segment = pages.allocate(4 * PAGE + 1); // above the size classes: a block
+        assertEquals(4 * PAGE + 1, segment.byteSize(), "the segment has the size asked for, not the block's");
+        assertEquals(MAX_BLOCK - 8 * PAGE, pages.freeBytes(), "an order-3 block was taken (exact runs are off)");
     }
 
     @Test
@@ -207,17 +207,22 @@ class BuddyAllocationTest {
     }
 
     /**
-     * Sizes above the size classes take the frames they need, not the next power of two
-     * ({@link ExactRuns}, the kernel's alloc_pages_exact), and give them all back when freed.
+     * With {@code exactRuns(true)}, sizes above the size classes take the frames they need, not
+     * the next power of two ({@link ExactRuns}, the kernel's alloc_pages_exact), and give them all
+     * back when freed.
      */
     @Nested
     class ExactRunsOfFrames {
 
         private static final String ALL_FREE = "Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0      1 \n";
 
+        private void runs() {
+            pages = PageAllocator.builder().capacity(MAX_BLOCK).cachedOrders(0).minFreeBytes(0).exactRuns(true).build();
+        }
+
         @Test
         void shouldTakeOnlyTheFramesASizeAboveTheClassesNeeds() {
-            allocator(MAX_BLOCK);
+            runs();
             MemorySegment run = pages.allocate(20_000); // 5 frames, where a block would take 8
             assertEquals(20_000, run.byteSize());
             assertEquals(MAX_BLOCK - 5 * PAGE, pages.freeBytes());
@@ -230,7 +235,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldKeepEveryByteOfTheRunUsable() {
-            allocator(MAX_BLOCK);
+            runs();
             MemorySegment run = pages.allocate(100_000); // 25 frames: blocks of 16, 8 and 1
             run.fill((byte) 0x5A);
             assertEquals(-1L, run.mismatch(MemorySegment.ofArray(new byte[100_000]).fill((byte) 0x5A)));
@@ -240,7 +245,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldMergeBackIntoTheWholeBlockWhenFreedByAddress() {
-            allocator(MAX_BLOCK);
+            runs();
             long run = pages.allocateAddress(3 * MAX_BLOCK / 4 + 1);
             pages.freeAddress(run);
             assertEquals(ALL_FREE, pages.buddyinfo());
@@ -250,7 +255,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldAlignARunAsTheBlockItWasCutFrom() {
-            allocator(MAX_BLOCK);
+            runs();
             MemorySegment run = pages.allocate(5 * PAGE, 64 * 1024);
             assertEquals(0, run.address() % (64 * 1024));
             assertEquals(MAX_BLOCK - 5 * PAGE, pages.freeBytes(), "the alignment costs no frames once the tail is freed");
@@ -260,7 +265,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldRefuseAFreeInsideARunAndChangeNothing() {
-            allocator(MAX_BLOCK);
+            runs();
             long run = pages.allocateAddress(5 * PAGE); // blocks of 4 and 1 frames
             String before = pages.buddyinfo();
             IllegalArgumentException inside = assertThrows(IllegalArgumentException.class, () -> pages.freeAddress(run + 4 * PAGE));
@@ -274,7 +279,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldRefuseASegmentLargerThanTheRunAndChangeNothing() {
-            allocator(MAX_BLOCK);
+            runs();
             MemorySegment run = pages.allocate(5 * PAGE);
             MemorySegment larger = pages.region().memory().asSlice(run.address() - pages.region().base(), 6 * PAGE);
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.free(larger));
@@ -286,7 +291,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldRefuseADoubleFreeOfARun() {
-            allocator(MAX_BLOCK);
+            runs();
             long run = pages.allocateAddress(5 * PAGE);
             pages.freeAddress(run);
             assertThrows(RuntimeException.class, () -> pages.freeAddress(run));
@@ -296,7 +301,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldStillServeAWholeBlockForAPowerOfTwoFrames() {
-            allocator(MAX_BLOCK);
+            runs();
             long block = pages.allocateAddress(8 * PAGE);
             pages.freePages(block, 3); // a plain block: the page-level free takes it
             assertEquals(ALL_FREE, pages.buddyinfo());
@@ -304,7 +309,7 @@ class BuddyAllocationTest {
 
         @Test
         void shouldZeroTheWholeRunWhenAsked() {
-            pages = PageAllocator.builder().capacity(MAX_BLOCK).cachedOrders(0).minFreeBytes(0).zeroed(true).build();
+            pages = PageAllocator.builder().capacity(MAX_BLOCK).cachedOrders(0).minFreeBytes(0).exactRuns(true).zeroed(true).build();
             MemorySegment dirty = pages.allocate(MAX_BLOCK);
             dirty.fill((byte) 0xFF);
             pages.free(dirty);

@@ -84,7 +84,7 @@ class DebugModeTest {
         long block = pages.allocateAddress(20_000);
         String report = pages.leakReport();
         assertTrue(report.contains("allocated 0x" + Long.toHexString(object.address()) + " (112 bytes)"), report);
-        assertTrue(report.contains("allocated 0x" + Long.toHexString(block) + " (20480 bytes)"), report);
+        assertTrue(report.contains("allocated 0x" + Long.toHexString(block) + " (32768 bytes)"), report);
         assertTrue(report.contains("shouldReportLiveAllocationsWithTheirSites"), "with the allocating frame: " + report);
         pages.free(object);
         pages.freeAddress(block);
