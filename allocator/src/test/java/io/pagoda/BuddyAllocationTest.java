@@ -1,7 +1,6 @@
 package io.pagoda;
 
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
@@ -204,118 +203,5 @@ class BuddyAllocationTest {
         assertEquals(0, segment.address() % (128 * 1024), "order-1 block of 64 KiB pages is 128 KiB aligned");
         pages.free(segment);
         InvariantChecker.check(pages);
-    }
-
-    /**
-     * With {@code exactRuns(true)}, sizes above the size classes take the frames they need, not
-     * the next power of two ({@link ExactRuns}, the kernel's alloc_pages_exact), and give them all
-     * back when freed.
-     */
-    @Nested
-    class ExactRunsOfFrames {
-
-        private static final String ALL_FREE = "Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      0      1 \n";
-
-        private void runs() {
-            pages = PageAllocator.builder().capacity(MAX_BLOCK).cachedOrders(0).minFreeBytes(0).exactRuns(true).build();
-        }
-
-        @Test
-        void shouldTakeOnlyTheFramesASizeAboveTheClassesNeeds() {
-            runs();
-            MemorySegment run = pages.allocate(20_000); // 5 frames, where a block would take 8
-            assertEquals(20_000, run.byteSize());
-            assertEquals(MAX_BLOCK - 5 * PAGE, pages.freeBytes());
-            assertEquals(5 * PAGE, pages.usableSize(20_000));
-            // The 3 frames past the run went back as buddy blocks of 1 and 2 frames.
-            assertEquals("Node 0, zone   Normal      1      1      0      1      1      1      1      1      1      1      0 \n",
-                    pages.buddyinfo());
-            InvariantChecker.check(pages, Map.of(run.address(), 3));
-        }
-
-        @Test
-        void shouldKeepEveryByteOfTheRunUsable() {
-            runs();
-            MemorySegment run = pages.allocate(100_000); // 25 frames: blocks of 16, 8 and 1
-            run.fill((byte) 0x5A);
-            assertEquals(-1L, run.mismatch(MemorySegment.ofArray(new byte[100_000]).fill((byte) 0x5A)));
-            pages.free(run);
-            assertEquals(ALL_FREE, pages.buddyinfo());
-        }
-
-        @Test
-        void shouldMergeBackIntoTheWholeBlockWhenFreedByAddress() {
-            runs();
-            long run = pages.allocateAddress(3 * MAX_BLOCK / 4 + 1);
-            pages.freeAddress(run);
-            assertEquals(ALL_FREE, pages.buddyinfo());
-            assertEquals(MAX_BLOCK, pages.freeBytes());
-            InvariantChecker.check(pages);
-        }
-
-        @Test
-        void shouldAlignARunAsTheBlockItWasCutFrom() {
-            runs();
-            MemorySegment run = pages.allocate(5 * PAGE, 64 * 1024);
-            assertEquals(0, run.address() % (64 * 1024));
-            assertEquals(MAX_BLOCK - 5 * PAGE, pages.freeBytes(), "the alignment costs no frames once the tail is freed");
-            pages.free(run);
-            assertEquals(ALL_FREE, pages.buddyinfo());
-        }
-
-        @Test
-        void shouldRefuseAFreeInsideARunAndChangeNothing() {
-            runs();
-            long run = pages.allocateAddress(5 * PAGE); // blocks of 4 and 1 frames
-            String before = pages.buddyinfo();
-            IllegalArgumentException inside = assertThrows(IllegalArgumentException.class, () -> pages.freeAddress(run + 4 * PAGE));
-            assertTrue(inside.getMessage().contains("inside a run"), inside.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> pages.freePages(run, 2), "nor a page-level free of its head");
-            assertThrows(IllegalArgumentException.class, () -> pages.freePages(run + 4 * PAGE, 0), "nor of a block inside it");
-            assertEquals(before, pages.buddyinfo());
-            pages.freeAddress(run);
-            assertEquals(ALL_FREE, pages.buddyinfo());
-        }
-
-        @Test
-        void shouldRefuseASegmentLargerThanTheRunAndChangeNothing() {
-            runs();
-            MemorySegment run = pages.allocate(5 * PAGE);
-            MemorySegment larger = pages.region().memory().asSlice(run.address() - pages.region().base(), 6 * PAGE);
-            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.free(larger));
-            assertTrue(refused.getMessage().contains("larger than the run of 5 frames"), refused.getMessage());
-            assertEquals(MAX_BLOCK - 5 * PAGE, pages.freeBytes());
-            pages.free(run);
-            assertEquals(ALL_FREE, pages.buddyinfo());
-        }
-
-        @Test
-        void shouldRefuseADoubleFreeOfARun() {
-            runs();
-            long run = pages.allocateAddress(5 * PAGE);
-            pages.freeAddress(run);
-            assertThrows(RuntimeException.class, () -> pages.freeAddress(run));
-            assertEquals(ALL_FREE, pages.buddyinfo());
-            assertEquals(MAX_BLOCK, pages.freeBytes());
-        }
-
-        @Test
-        void shouldStillServeAWholeBlockForAPowerOfTwoFrames() {
-            runs();
-            long block = pages.allocateAddress(8 * PAGE);
-            pages.freePages(block, 3); // a plain block: the page-level free takes it
-            assertEquals(ALL_FREE, pages.buddyinfo());
-        }
-
-        @Test
-        void shouldZeroTheWholeRunWhenAsked() {
-            pages = PageAllocator.builder().capacity(MAX_BLOCK).cachedOrders(0).minFreeBytes(0).exactRuns(true).zeroed(true).build();
-            MemorySegment dirty = pages.allocate(MAX_BLOCK);
-            dirty.fill((byte) 0xFF);
-            pages.free(dirty);
-            MemorySegment run = pages.allocate(MAX_BLOCK - PAGE); // 1023 frames of the dirty block
-            assertEquals(-1L, run.mismatch(MemorySegment.ofArray(new byte[(int) (MAX_BLOCK - PAGE)])));
-            pages.free(run);
-        }
     }
 }
