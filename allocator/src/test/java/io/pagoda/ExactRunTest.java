@@ -121,4 +121,17 @@ class ExactRunTest {
             zeroing.free(run);
         }
     }
+
+    @Test
+    void shouldTrackARunAsOneAllocationInTheDebugMode() {
+        try (PageAllocator debug = PageAllocator.builder().capacity(MAX_BLOCK).cachedOrders(0).minFreeBytes(0)
+                .exactRuns(true).debug(true).build()) {
+            long run = debug.allocateAddress(20_000);
+            assertTrue(debug.leakReport().contains("(20480 bytes)"), debug.leakReport());
+            debug.freeAddress(run);
+            assertEquals("", debug.leakReport());
+            RuntimeException twice = assertThrows(RuntimeException.class, () -> debug.freeAddress(run));
+            assertTrue(twice.getMessage().contains("freed"), twice.getMessage());
+        }
+    }
 }
