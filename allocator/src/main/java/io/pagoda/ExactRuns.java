@@ -13,7 +13,8 @@ import static io.pagoda.region.PageDescriptors.RUN_FLAG;
  * <h2>Cutting a run</h2>
  * A run of n frames is cut from an allocated block of the next order up, aligned to it. The block
  * is split into the buddy blocks that n's binary digits name, largest first, and the blocks past
- * the run's end are freed at once, through the per-thread caches where their order is cached:
+ * the run's end are freed at once, straight to the zone (past the per-thread caches, so that they
+ * merge back there with the run's blocks when it is freed):
  * <pre>
  * 5 frames from a block of 8:  | 4 (kept, head) | 1 (kept) | 1 (freed) | 2 (freed) |
  *                                 ^ run flag, length 5

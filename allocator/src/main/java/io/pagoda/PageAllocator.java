@@ -613,13 +613,18 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     private long takeFramesFor(long byteSize, int minOrder) {
         int order = Math.max(minOrder, orderForSize(byteSize));
-        int length = (int) Math.max(1, (byteSize + pageSize() - 1) >>> pageShift);
+        int length = framesFor(byteSize);
         if (runs == null || length == 1 << order) {
             return takeFrames(order, SHORT_LIVED, byteSize);
         }
         int head = allocateFrames(order, SHORT_LIVED, byteSize);
         runs.cut(head, order, length, SHORT_LIVED);
         return preparedBytes((long) head << pageShift, (long) length << pageShift);
+    }
+
+    /** The frames that hold byteSize, at least one: an exact run's length. For sizes up to the largest block. */
+    private int framesFor(long byteSize) {
+        return (int) Math.max(1, (byteSize + pageSize() - 1) >>> pageShift);
     }
 
     /** The block at offset, checked and zeroed as the builder asked; its offset. */
@@ -1310,10 +1315,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (c >= 0) {
             return sizeClasses.size(c);
         }
-        if (byteSize <= maxBlockBytes && runs == null) {
+        if (byteSize > maxBlockBytes) {
+            return usableSize(byteSize); // a mapping
+        }
+        if (runs == null) {
             return blockSize(Math.max(orderOf(Math.max(byteSize, 1)), orderOf(byteAlignment)));
         }
-        return Math.max(pageSize(), usableSize(byteSize)); // an exact run in an aligned block, or a mapping
+        return (long) framesFor(byteSize) << pageShift; // an exact run, in a block of the alignment
     }
 
     /**

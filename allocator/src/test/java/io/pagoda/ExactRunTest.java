@@ -134,4 +134,25 @@ class ExactRunTest {
             assertTrue(twice.getMessage().contains("freed"), twice.getMessage());
         }
     }
+
+    @Test
+    void shouldReportTheFramesAnAlignedRunTakesAsItsUsableSize() {
+        long before = pages.freeBytes();
+        MemorySegment run = pages.allocate(5000, 65536); // no class is 64 KiB aligned: a run of 2 frames
+        assertEquals(before - pages.freeBytes(), pages.usableSize(5000, 65536));
+        assertEquals(2 * PAGE, pages.usableSize(5000, 65536));
+        pages.free(run);
+    }
+
+    @Test
+    void shouldChargeAChildTheFramesItsAlignedRunsTake() {
+        ChildAllocator child = pages.newChild("c", 8 * 5120, ChildAllocator.OnClose.FREE); // 10 frames
+        long before = pages.freeBytes();
+        for (int i = 0; i < 5; i++) {
+            child.allocate(5000, 65536);
+        }
+        assertEquals(before - pages.freeBytes(), child.usedBytes(), "charged what was taken: 5 runs of 2 frames");
+        assertThrows(LimitExceededException.class, () -> child.allocate(5000, 65536), "a sixth goes over the limit");
+        child.close();
+    }
 }
