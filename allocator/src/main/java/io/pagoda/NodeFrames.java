@@ -89,15 +89,6 @@ final class NodeFrames {
         return caches[nodes == 1 ? 0 : buddy.nodeOf(pfn)].free(pfn, order);
     }
 
-    /**
-     * Frees a block straight to its zone, past the caches, whatever its order: for the blocks of
-     * an exact run, which merge back there with the rest of the block they were cut from rather
-     * than wait in a cache for a request of their own order.
-     */
-    int freeToZone(int pfn, int order) {
-        return buddy.free(pfn, order);
-    }
-
     /** The node the current thread allocates from first (for INTERLEAVE, the one it is bound to). */
     int currentNode() {
         return nodes == 1 ? 0 : nodeMap.current().node();

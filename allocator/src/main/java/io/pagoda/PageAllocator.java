@@ -1,6 +1,7 @@
 package io.pagoda;
 
 import io.pagoda.buddy.BuddySystem;
+import io.pagoda.buddy.ExactRuns;
 import io.pagoda.buddy.Lifetimes;
 import io.pagoda.buddy.Watermarks;
 import io.pagoda.buddy.Zone;
@@ -208,7 +209,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         this.frames = new NodeFrames(buddy, builder.cachedOrders, cacheBatch, cacheHigh, idle);
         this.soleCaches = builder.nodes == 1 && !this.frames.caches().isEmpty() ? this.frames.caches().get(0) : null;
         this.plain = debug == null && !zeroed;
-        this.runs = builder.exactRuns ? new ExactRuns(region.descriptors(), this.frames) : null;
+        this.runs = builder.exactRuns ? new ExactRuns(region.descriptors(), buddy) : null;
         this.sizeClasses = new SizeClasses(pageShift, maxOrder);
         this.largestClass = Math.min(sizeClasses.largest(), maxBlockBytes);
         this.classOrders = new int[sizeClasses.count()];
@@ -588,15 +589,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (offset == Slabs.NO_OBJECT) {
             offset = allocateObjectSlow(sizeClass, byteSize);
         }
-        if (!plain) {
-            if (debug != null) {
-                debug.allocated(offset, sizeClasses.size(sizeClass));
-            }
-            if (zeroed) {
-                region.memory().asSlice(offset, sizeClasses.size(sizeClass)).fill((byte) 0);
-            }
-        }
-        return offset;
+        return plain ? offset : preparedBytes(offset, sizeClasses.size(sizeClass));
     }
 
     /** A block, checked and zeroed as the builder asked; its offset. */
@@ -632,6 +625,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return preparedBytes(offset, blockSize(order));
     }
 
+    /** The object, block or run of {@code bytes} at offset, checked and zeroed as the builder asked; its offset. */
     private long preparedBytes(long offset, long bytes) {
         if (debug != null) {
             debug.allocated(offset, bytes);
@@ -828,12 +822,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             return false;
         }
         int pfn = region.pfn(address);
-        int length = runs.length(pfn);
+        int length = runs.lengthAt(pfn);
+        if (length == ExactRuns.INSIDE_A_RUN) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(address) + " is inside a run of frames that "
+                    + "allocate handed out; free the run from its start");
+        }
         if (length == 0) {
-            if (runs.isInsideRun(pfn)) {
-                throw new IllegalArgumentException("0x" + Long.toHexString(address) + " is inside a run of frames that "
-                        + "allocate handed out; free the run from its start");
-            }
             return false;
         }
         long runBytes = (long) length << pageShift;

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * With {@code exactRuns(true)}, sizes above the size classes take the frames they need, not the
- * next power of two ({@link ExactRuns}, the kernel's alloc_pages_exact), and give them all back
+ * next power of two ({@link io.pagoda.buddy.ExactRuns}, the kernel's alloc_pages_exact), and give them all back
  * when freed.
  */
 class ExactRunTest {

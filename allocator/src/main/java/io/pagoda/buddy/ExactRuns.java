@@ -1,6 +1,5 @@
-package io.pagoda;
+package io.pagoda.buddy;
 
-import io.pagoda.buddy.Zone;
 import io.pagoda.region.PageDescriptors;
 
 import static io.pagoda.region.PageDescriptors.ALLOCATED;
@@ -13,8 +12,8 @@ import static io.pagoda.region.PageDescriptors.RUN_FLAG;
  * <h2>Cutting a run</h2>
  * A run of n frames is cut from an allocated block of the next order up, aligned to it. The block
  * is split into the buddy blocks that n's binary digits name, largest first, and the blocks past
- * the run's end are freed at once, straight to the zone (past the per-thread caches, so that they
- * merge back there with the run's blocks when it is freed):
+ * the run's end are freed at once, straight to their zone (never through a per-thread cache, so
+ * that they merge back there with the run's blocks when it is freed):
  * <pre>
  * 5 frames from a block of 8:  | 4 (kept, head) | 1 (kept) | 1 (freed) | 2 (freed) |
  *                                 ^ run flag, length 5
@@ -28,21 +27,24 @@ import static io.pagoda.region.PageDescriptors.RUN_FLAG;
  * All blocks are checked first, then each loses the flag and is freed; so a bad free changes
  * nothing. What the run costs the caller is its length in frames, nothing rounded up.
  */
-final class ExactRuns {
+public final class ExactRuns {
+
+    /** What {@link #lengthAt} says of a frame inside a run, not at its head. */
+    public static final int INSIDE_A_RUN = -1;
 
     private final PageDescriptors descriptors;
-    private final NodeFrames frames;
+    private final BuddySystem buddy;
 
-    ExactRuns(PageDescriptors descriptors, NodeFrames frames) {
+    public ExactRuns(PageDescriptors descriptors, BuddySystem buddy) {
         this.descriptors = descriptors;
-        this.frames = frames;
+        this.buddy = buddy;
     }
 
     /**
      * Cuts a run of {@code length} frames, fewer than {@code 2^order}, from the allocated block at
      * {@code head}, freeing the rest of the block.
      */
-    void cut(int head, int order, int length, int lifetime) {
+    public void cut(int head, int order, int length, int lifetime) {
         assert length > 0 && length < 1 << order : length + " frames from a block of order " + order;
         // The kept blocks: one per set bit of the length, largest first.
         int at = head;
@@ -59,7 +61,7 @@ final class ExactRuns {
         while (at < end) {
             int o = Integer.numberOfTrailingZeros(at - head);
             descriptors.setInfo(at, PageDescriptors.info(ALLOCATED, o, lifetime));
-            int result = frames.freeToZone(at, o);
+            int result = buddy.free(at, o);
             if (result != Zone.FREED) {
                 throw new IllegalStateException("the tail of a run at frame " + at + " (order " + o + ") could not be freed: info 0x"
                         + Integer.toHexString(result));
@@ -68,28 +70,26 @@ final class ExactRuns {
         }
     }
 
-    /** The length in frames of the run whose head is at {@code pfn}, or 0 if no run starts there. */
-    int length(int pfn) {
+    /**
+     * The length in frames of the run whose head is at {@code pfn}; {@link #INSIDE_A_RUN} for the
+     * head of another block of a run; 0 if the frame is no run's.
+     */
+    public int lengthAt(int pfn) {
         int info = descriptors.info(pfn);
         if ((info & RUN_FLAG) == 0 || PageDescriptors.state(info) != ALLOCATED) {
             return 0;
         }
-        return descriptors.runFrames(pfn); // 0 inside a run: only its head keeps the length
-    }
-
-    /** Whether the frame is the head of a block inside a run (not the run's head). */
-    boolean isInsideRun(int pfn) {
-        int info = descriptors.info(pfn);
-        return (info & RUN_FLAG) != 0 && PageDescriptors.state(info) == ALLOCATED && descriptors.runFrames(pfn) == 0;
+        int length = descriptors.runFrames(pfn); // only the run's head keeps the length
+        return length > 0 ? length : INSIDE_A_RUN;
     }
 
     /**
-     * Frees the run of {@code length} frames at {@code head} ({@link #length} said so): every
+     * Frees the run of {@code length} frames at {@code head} ({@link #lengthAt} said so): every
      * block is checked before any is freed.
      *
      * @throws IllegalStateException if a block of the run is not as the run left it
      */
-    void free(int head, int length) {
+    public void free(int head, int length) {
         int lifetime = PageDescriptors.lifetime(descriptors.info(head));
         int at = head;
         for (int o = 31 - Integer.numberOfLeadingZeros(length); o >= 0; o--) {
@@ -107,7 +107,7 @@ final class ExactRuns {
         for (int o = 31 - Integer.numberOfLeadingZeros(length); o >= 0; o--) {
             if ((length & (1 << o)) != 0) {
                 descriptors.setInfo(at, PageDescriptors.info(ALLOCATED, o, lifetime));
-                frames.freeToZone(at, o); // checked above: an allocated head of this order
+                buddy.free(at, o); // checked above: an allocated head of this order
                 at += 1 << o;
             }
         }
