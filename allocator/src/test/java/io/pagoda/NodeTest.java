@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -97,6 +98,49 @@ class NodeTest {
         }
         assertEquals(2, nodeOf(pages.allocatePages(0)), "node 2 is nearer to node 0 than node 1 is");
         InvariantChecker.check(pages);
+    }
+
+    /**
+     * As the kernel's fast path tries every zone of the zonelist before its slow path drains the
+     * per-CPU lists: a block another thread's cache holds on the thread's own node is left there
+     * while a nearer-than-nothing node has memory.
+     */
+    @Test
+    void shouldFallBackToTheNextNodeBeforeDrainingAnotherThreadsCache() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        Thread holder = Thread.ofPlatform().start(() -> {
+            pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+            List<Long> nodeZero = new ArrayList<>();
+            for (long block = pages.allocatePages(0); nodeOf(block) == 0; block = pages.allocatePages(0)) {
+                nodeZero.add(block);
+            }
+            pages.freePages(nodeZero.getFirst(), 0); // node 0's only free frame, in this thread's cache
+            holding.countDown();
+            awaitUninterruptibly(done);
+        });
+        try {
+            assertTrue(holding.await(10, TimeUnit.SECONDS), "the holder took node 0 and cached one block");
+            assertEquals(1, pages.threadCaches().get(0).cachedFrames());
+            pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+            assertEquals(1, nodeOf(pages.allocatePages(0)), "node 1 has memory: no drain of node 0's caches");
+            assertEquals(1, pages.threadCaches().get(0).cachedFrames(), "the other thread's cache kept its block");
+        } finally {
+            done.countDown();
+            holder.join();
+        }
+    }
+
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        while (true) {
+            try {
+                latch.await();
+                return;
+            } catch (InterruptedException e) {
+                // the test ends the wait by counting down, never by interrupting
+            }
+        }
     }
 
     @Test

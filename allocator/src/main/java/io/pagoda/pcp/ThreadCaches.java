@@ -35,8 +35,10 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  * <h2>Getting the pages back</h2>
  * {@link #drainAll()} (the kernel's {@code drain_all_pages}) takes every cache's blocks back to
  * the zone, including the caches of threads that are blocked or idle forever, through the
- * protocol of {@link OwnedCache}. An allocation that finds the zone empty drains all caches and
- * retries once before it fails. {@link #reap} returns the caches of dead threads, and those idle
+ * protocol of {@link OwnedCache}. An allocation that finds its cache and the zone empty does not
+ * drain: it returns nothing, and the allocator tries the other nodes' zones first and drains only
+ * in its slow path, as the kernel's {@code __alloc_pages_slowpath} does, once for the whole
+ * attempt. {@link #reap} returns the caches of dead threads, and those idle
  * for longer than the idle timeout; a {@link CacheReaper} calls it periodically. Which cache is a
  * thread's, and the protocol, are the {@link CacheRegistry}'s.
  *
@@ -143,9 +145,10 @@ public final class ThreadCaches {
 
     /**
      * Allocates a block of a cached order from the calling thread's cache, refilling it from the
-     * zone when empty; when the zone is empty too, drains every cache and tries the zone once more.
+     * zone when empty. Other threads' caches are not touched: when the zone is empty too (or at
+     * its min watermark), draining them is the caller's slow path ({@link #drainAll}).
      *
-     * @return the head pfn, or NO_FRAME if no block is left anywhere
+     * @return the head pfn, or NO_FRAME if neither the cache nor the zone has a block
      */
     public int allocate(int order) {
         // Fast path: the calling platform thread's own cache, found in the thread-id table.
@@ -158,7 +161,7 @@ public final class ThreadCaches {
                 cache.exit();
             }
             // The block left the stacks: its descriptor is ours to write, outside the operation.
-            return pfn != NO_FRAME ? handOut(pfn, order) : allocateAfterDrain(order);
+            return pfn != NO_FRAME ? handOut(pfn, order) : NO_FRAME;
         }
         return allocateSlow(order);
     }
@@ -166,7 +169,7 @@ public final class ThreadCaches {
     /**
      * Everything but the fast path, kept out of it so that it stays small enough to inline: a
      * virtual thread's shared cache, a platform thread not in the table (registering it on first
-     * use), a cache that a drainer holds, an empty zone.
+     * use) or a cache that a drainer holds.
      */
     private int allocateSlow(int order) {
         Thread thread = Thread.currentThread();
@@ -193,17 +196,11 @@ public final class ThreadCaches {
                 cache.exit();
             }
         }
-        return pfn != NO_FRAME ? handOut(pfn, order) : allocateAfterDrain(order);
-    }
-    /** Straight from the zone, when the cache is busy; if the zone is empty, drain and retry. */
-    private int fromZone(int order) {
-        int pfn = zone.allocate(order, LIFETIME);
-        return pfn != NO_FRAME ? pfn : allocateAfterDrain(order);
+        return pfn != NO_FRAME ? handOut(pfn, order) : NO_FRAME;
     }
 
-    /** The zone is empty: drain every cache (outside any operation of our own, as the protocol requires) and retry. */
-    private int allocateAfterDrain(int order) {
-        drainAll();
+    /** Straight from the zone, when the cache is busy. */
+    private int fromZone(int order) {
         return zone.allocate(order, LIFETIME);
     }
 
