@@ -253,6 +253,7 @@ final class InvariantChecker {
         require(untouched >= zone.startPfn() && untouched <= zone.endPfn(), zone, "frontier " + untouched + " outside the zone");
         used.set(untouched, zone.endPfn());
         long free = zone.endPfn() - untouched;
+        long reserveFree = 0;
         for (int lifetime = 0; lifetime < Lifetimes.COUNT; lifetime++) {
             for (int order = 0; order <= zone.maxOrder(); order++) {
                 long length = 0;
@@ -271,6 +272,7 @@ final class InvariantChecker {
                     checkGrouped(zone, pfn, order, lifetime);
                     checkMaximallyMerged(zone, pfn, order);
                     free += 1L << order;
+                    reserveFree += lifetime == Lifetimes.RESERVE ? 1L << order : 0;
                     length++;
                     prev = pfn;
                 }
@@ -278,6 +280,8 @@ final class InvariantChecker {
                         + length + " blocks but counts " + zone.freeListCount(order, lifetime));
             }
         }
+        require(zone.usableFreeFrames() == free - reserveFree, zone, "usable free frames counted " + zone.usableFreeFrames()
+                + " but the lists outside the reserve and the untouched frames hold " + (free - reserveFree));
         return free;
     }
 

@@ -156,6 +156,30 @@ class WatermarkReclaimTest {
         InvariantChecker.check(pages);
     }
 
+    /**
+     * The reserve's free blocks are for critical allocations only, so they do not count towards an
+     * ordinary allocation's watermarks (the kernel leaves nr_reserved_highatomic out of the free
+     * pages it checks): with a reserved pageblock nearly all free, the reclaimer wakes when the
+     * rest falls below low, though the zone's free frames are far above it.
+     */
+    @Test
+    void shouldWakeTheReclaimerWhenTheMemoryOutsideTheReserveFallsBelowLow() throws InterruptedException {
+        allocator();
+        FrameCache cache = new FrameCache();
+        pages.registerShrinker(cache);
+        long critical = pages.allocateCritical(1); // reserves its pageblock: 512 frames, 510 of them free
+        assertEquals(1, pages.buddySystem().zone(0).counters().reservedPageblocks());
+        long reserveFree = 512 - 2;
+        for (long frames = freeFrames() - reserveFree - (LOW - 1); frames > 0; frames--) {
+            cache.frames.add(pages.allocatePages(0)); // the last one leaves the ordinary memory below low
+        }
+        assertTrue(freeFrames() > reserveFree + LOW - 2, "the zone's free frames, reserve included, stay far above low");
+        awaitTrue("the reclaimer brought the memory outside the reserve above high", () -> freeFrames() - reserveFree >= HIGH);
+        assertEquals(Set.of("pagoda-reclaimer"), cache.askedBy);
+        pages.freePages(critical, 1);
+        InvariantChecker.check(pages);
+    }
+
     @Test
     void shouldFailWithZoneinfoAndServeAgainAsSoonAsMemoryIsFreed() {
         allocator();

@@ -24,12 +24,15 @@ final class FreeLists {
     private final int[] heads;
     /** Length of each list (the kernel's nr_free, kept per lifetime too). */
     private final long[] counts;
+    /** Frames in the blocks of each lifetime's lists, all orders together. */
+    private final long[] frames;
 
     FreeLists(PageDescriptors descriptors, int maxOrder, int lifetimes) {
         this.descriptors = descriptors;
         this.orders = maxOrder + 1;
         this.heads = new int[orders * lifetimes];
         this.counts = new long[orders * lifetimes];
+        this.frames = new long[lifetimes];
         Arrays.fill(heads, NO_FRAME);
     }
 
@@ -49,6 +52,7 @@ final class FreeLists {
         }
         heads[list] = pfn;
         counts[list]++;
+        frames[lifetime] += 1L << order;
     }
 
     /**
@@ -68,6 +72,7 @@ final class FreeLists {
             descriptors.setPrev(next, prev);
         }
         counts[list]--;
+        frames[lifetime] -= 1L << order;
     }
 
     /** The first block of a list, or NO_FRAME. */
@@ -78,5 +83,10 @@ final class FreeLists {
     /** The number of blocks on a list. */
     long count(int order, int lifetime) {
         return counts[list(order, lifetime)];
+    }
+
+    /** Frames in the blocks on a lifetime's lists, of every order. */
+    long frames(int lifetime) {
+        return frames[lifetime];
     }
 }

@@ -45,7 +45,8 @@ import static io.pagoda.region.PageDescriptors.TAIL;
  * large blocks again once it is freed. Critical allocations have pageblocks of their own, the
  * reserve ({@link Lifetimes#RESERVE}, the kernel's highatomic): up to 1% of the zone, made of the
  * pageblocks that served critical allocations, used by nothing else, and given back
- * ({@link #unreserve}) before an ordinary allocation fails. Grouping can be turned off (the kernel's
+ * ({@link #unreserve}) before an ordinary allocation fails. Until then its free blocks do not
+ * count towards an ordinary allocation's watermarks ({@link #usableFreeFrames}). Grouping can be turned off (the kernel's
  * {@code page_group_by_mobility_disabled}): every type then uses the short-lived lists.
  *
  * <h2>Deferred initialisation</h2>
@@ -189,7 +190,8 @@ public final class Zone {
         lock.lock();
         try {
             ensureLiveLocked();
-            if (freeFrames - (1L << order) >= mark) {
+            long usable = lifetime == Lifetimes.RESERVE ? freeFrames : usableFreeLocked();
+            if (usable - (1L << order) >= mark) {
                 pfn = rmqueueLocked(order, lifetime);
             } else {
                 minWatermarkRefusals++;
@@ -200,7 +202,7 @@ public final class Zone {
                 allocatedFrames += 1L << order;
                 allocations++;
             }
-            wakeup = freeFrames < watermarks.low() ? lowWatermarkWakeup : null;
+            wakeup = usableFreeLocked() < watermarks.low() ? lowWatermarkWakeup : null;
         } finally {
             lock.unlock();
         }
@@ -253,8 +255,9 @@ public final class Zone {
         lock.lock();
         try {
             ensureLiveLocked();
+            long usable = usableFreeLocked();
             while (taken < count) {
-                if (freeFrames - ((long) (taken + 1) << order) < watermarks.min()) {
+                if (usable - ((long) (taken + 1) << order) < watermarks.min()) {
                     minWatermarkRefusals++;
                     break;
                 }
@@ -267,7 +270,7 @@ public final class Zone {
             }
             freeFrames -= (long) taken << order;
             allocatedFrames += (long) taken << order;
-            wakeup = freeFrames < watermarks.low() ? lowWatermarkWakeup : null;
+            wakeup = usableFreeLocked() < watermarks.low() ? lowWatermarkWakeup : null;
         } finally {
             lock.unlock();
         }
@@ -800,6 +803,25 @@ public final class Zone {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Free frames an ordinary allocation may use, what the watermarks are checked against: the
+     * free frames without the free blocks of the reserve, which only critical allocations take
+     * until {@link #unreserve} gives it back (the kernel's {@code __zone_watermark_unusable_free}
+     * leaves out {@code nr_reserved_highatomic} the same way).
+     */
+    public long usableFreeFrames() {
+        lock.lock();
+        try {
+            return usableFreeLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long usableFreeLocked() {
+        return freeFrames - freeLists.frames(Lifetimes.RESERVE);
     }
 
     /** Frames in blocks handed out of the zone: to users, or to per-thread caches. */

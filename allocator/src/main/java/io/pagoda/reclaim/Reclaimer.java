@@ -103,7 +103,7 @@ public final class Reclaimer implements AutoCloseable {
         long missing = 0;
         for (Node node : buddy.nodes()) {
             for (Zone zone : node.zones()) {
-                missing += Math.max(0, zone.watermarks().high() - zone.freeFrames());
+                missing += Math.max(0, zone.watermarks().high() - zone.usableFreeFrames());
             }
         }
         return missing;
