@@ -25,7 +25,8 @@ import java.nio.channels.ScatteringByteChannel;
  * <p>Invariants, while the reference count is positive: {@code address} is the start of memory
  * handed out by {@code pages} and not yet freed, of {@code usable} bytes
  * ({@link PageAllocator#usableSize}); {@code capacity() <= usable} and {@code <= maxCapacity()};
- * {@code view}, when not null, is a ByteBuffer over exactly those {@code usable} bytes. Growth
+ * {@code view} and {@code internal}, when not null, are ByteBuffers over exactly those
+ * {@code usable} bytes, and {@code view}'s position and limit never move. Growth
  * within {@code usable} only moves the capacity; beyond it, the bytes move to new memory and the
  * old memory is freed.
  *
@@ -37,8 +38,11 @@ import java.nio.channels.ScatteringByteChannel;
  * apart without a heap object per allocation.
  *
  * <p>Reads and writes go through {@link AddressMemory} after Netty's index checks. ByteBuffers
- * ({@link #nioBuffer}, {@link #internalNioBuffer}, channel I/O) are views made on demand; one is
- * kept and used again while the memory stays the same, even across a recycle to the same address.
+ * ({@link #nioBuffer}, {@link #internalNioBuffer}, channel I/O) are views made on demand; two are
+ * kept and used again while the memory stays the same, even across a recycle to the same address:
+ * one only ever read with absolute indices, which any thread may use at once (duplicates of one
+ * buffer are written to several channels by several event loops), and the one
+ * {@link #internalNioBuffer} hands out, whose position and limit its caller moves.
  * {@link #hasMemoryAddress()} is false, as for Netty's own buffers without {@code sun.misc.Unsafe}
  * (the default on Java 25): Netty's address fast paths copy with Unsafe.
  */
@@ -55,7 +59,10 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     private long address;
     private int capacity;
     private int usable;
+    /** Over the usable bytes, position 0 and limit {@code usable} for good: absolute reads and slices only, from any thread. */
     private ByteBuffer view;
+    /** Over the usable bytes: the one {@link #internalNioBuffer} hands out, to its caller to move. */
+    private ByteBuffer internal;
 
     /** The next buffer on {@code home}'s chain of buffers released by other threads; written before the push that publishes it. */
     PagodaDirectByteBuf nextReturned;
@@ -82,6 +89,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         int bytes = usableSize(initialCapacity);
         if (memory != address || bytes != usable) {
             view = null;
+            internal = null;
         }
         address = memory;
         usable = bytes;
@@ -138,6 +146,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         address = memory;
         usable = usableSize(newCapacity);
         view = null;
+        internal = null;
         pages.freeAddress(old);
     }
 
@@ -323,8 +332,9 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     public ByteBuf getBytes(int index, ByteBuffer dst) {
         int length = dst.remaining();
         checkIndex(index, length);
-        dst.put(dst.position(), view(), index, length);
-        dst.position(dst.position() + length);
+        int position = dst.position();
+        dst.put(position, view(), index, length);
+        dst.position(position + length);
         return this;
     }
 
@@ -341,14 +351,18 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         return this;
     }
 
+    /**
+     * Through a ByteBuffer of its own, not the internal one: a read may run on several threads at
+     * once, through duplicates (Netty's pooled buffers take a duplicate here for the same reason).
+     */
     @Override
     public int getBytes(int index, GatheringByteChannel out, int length) throws IOException {
-        return out.write(internalNioBuffer(index, length));
+        return out.write(nioBuffer(index, length));
     }
 
     @Override
     public int getBytes(int index, FileChannel out, long position, int length) throws IOException {
-        return out.write(internalNioBuffer(index, length), position);
+        return out.write(nioBuffer(index, length), position);
     }
 
     @Override
@@ -383,8 +397,9 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     public ByteBuf setBytes(int index, ByteBuffer src) {
         int length = src.remaining();
         checkIndex(index, length);
-        view().put(index, src, src.position(), length);
-        src.position(src.position() + length);
+        int position = src.position();
+        view().put(index, src, position, length);
+        src.position(position + length);
         return this;
     }
 
@@ -430,8 +445,9 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
 
     /**
      * The view over this memory's usable bytes, made on first use and kept while the memory
-     * stays, its position and limit cleared: the JDK's absolute bulk operations and slices check
-     * their range against the limit, which {@link #internalNioBuffer} moves.
+     * stays. Never handed out and never moved: the JDK's absolute bulk operations and slices check
+     * their range against its limit, so that limit must stay {@code usable} whatever other
+     * threads, or the caller's own ByteBuffer from {@link #internalNioBuffer}, do meanwhile.
      */
     private ByteBuffer view() {
         ByteBuffer v = view;
@@ -439,7 +455,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
             v = AddressMemory.view(address, usable);
             view = v;
         }
-        return v.clear();
+        return v;
     }
 
     @Override
@@ -459,10 +475,15 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         return new ByteBuffer[] {nioBuffer(index, length)};
     }
 
-    /** The kept view, its position and limit set to the bytes: valid until the next call on this buffer. */
+    /** The kept internal view, its position and limit set to the bytes: valid until the next call on this buffer. */
     @Override
     public ByteBuffer internalNioBuffer(int index, int length) {
         checkIndex(index, length);
-        return view().position(index).limit(index + length);
+        ByteBuffer v = internal;
+        if (v == null) {
+            v = view().duplicate();
+            internal = v;
+        }
+        return v.clear().position(index).limit(index + length);
     }
 }

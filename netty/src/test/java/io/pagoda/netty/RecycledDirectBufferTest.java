@@ -383,6 +383,121 @@ class RecycledDirectBufferTest {
         in.release();
     }
 
+    @Test
+    void shouldSetBytesFromItsOwnInternalNioBuffer() {
+        ByteBuf buffer = allocator.directBuffer(64);
+        for (int i = 0; i < 16; i++) {
+            buffer.writeByte(i);
+        }
+        ByteBuffer source = buffer.internalNioBuffer(8, 4);
+        buffer.setBytes(0, source);
+        assertEquals(0x08090A0B, buffer.getInt(0), "the bytes the source held, from its position");
+        assertEquals(12, source.position(), "the source's position moved past the bytes copied");
+        buffer.release();
+    }
+
+    @Test
+    void shouldGetBytesIntoItsOwnInternalNioBuffer() {
+        ByteBuf buffer = allocator.directBuffer(64);
+        for (int i = 0; i < 16; i++) {
+            buffer.writeByte(i);
+        }
+        ByteBuffer destination = buffer.internalNioBuffer(8, 4);
+        buffer.getBytes(0, destination);
+        assertEquals(0x00010203, buffer.getInt(8));
+        assertEquals(12, destination.position(), "the destination's position moved past the bytes copied");
+        buffer.release();
+    }
+
+    /**
+     * As a ChannelGroup writes one buffer to channels of several event loops: each channel gets a
+     * retained duplicate, and each event loop writes its own at the same moment.
+     */
+    @Test
+    void shouldWriteEachDuplicatesOwnBytesWhileAnotherThreadWritesTheSameBuffer() throws Exception {
+        ByteBuf buffer = allocator.directBuffer(64);
+        for (int i = 0; i < 64; i++) {
+            buffer.writeByte(i);
+        }
+        ByteBuf first = buffer.retainedDuplicate();
+        ByteBuf second = buffer.retainedDuplicate().readerIndex(32);
+        java.util.concurrent.CountDownLatch firstWriting = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch secondWritten = new java.util.concurrent.CountDownLatch(1);
+        RecordingChannel firstChannel = new RecordingChannel(() -> {
+            firstWriting.countDown();
+            await(secondWritten);
+        });
+        RecordingChannel secondChannel = new RecordingChannel(() -> { });
+        Thread other = Thread.ofPlatform().start(() -> {
+            await(firstWriting);
+            try {
+                second.readBytes(secondChannel, 8);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } finally {
+                secondWritten.countDown();
+            }
+        });
+        assertEquals(8, first.readBytes(firstChannel, 8));
+        other.join();
+        assertArrayEquals(new byte[] {0, 1, 2, 3, 4, 5, 6, 7}, firstChannel.written.toByteArray());
+        assertArrayEquals(new byte[] {32, 33, 34, 35, 36, 37, 38, 39}, secondChannel.written.toByteArray());
+        first.release();
+        second.release();
+        buffer.release();
+    }
+
+    private static void await(java.util.concurrent.CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A channel that keeps what is written to it, after running {@code beforeEachWrite}. */
+    private static final class RecordingChannel implements java.nio.channels.GatheringByteChannel {
+        final ByteArrayOutputStream written = new ByteArrayOutputStream();
+        private final Runnable beforeEachWrite;
+
+        RecordingChannel(Runnable beforeEachWrite) {
+            this.beforeEachWrite = beforeEachWrite;
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            beforeEachWrite.run();
+            int bytes = src.remaining();
+            while (src.hasRemaining()) {
+                written.write(src.get());
+            }
+            return bytes;
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs, int offset, int length) {
+            long bytes = 0;
+            for (int i = offset; i < offset + length; i++) {
+                bytes += write(srcs[i]);
+            }
+            return bytes;
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs) {
+            return write(srcs, 0, srcs.length);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
     private static byte[] readable(ByteBuf buffer) {
         byte[] bytes = new byte[buffer.readableBytes()];
         buffer.getBytes(buffer.readerIndex(), bytes);
