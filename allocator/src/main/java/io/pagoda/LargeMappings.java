@@ -34,8 +34,7 @@ final class LargeMappings {
      */
     MemorySegment allocate(long byteSize) {
         if (byteSize > MAX_MAPPING) {
-            throw new IllegalArgumentException("byteSize " + byteSize + " is more than a process's address space ("
-                    + MAX_MAPPING + " bytes)");
+            throw tooLarge(byteSize);
         }
         Arena arena = Arena.ofShared();
         MemorySegment mapping;
@@ -47,6 +46,12 @@ final class LargeMappings {
         }
         byAddress.put(mapping.address(), arena);
         return mapping;
+    }
+
+    /** The refusal of a size no mapping can have: the same from allocate and from usableSize. */
+    static IllegalArgumentException tooLarge(long byteSize) {
+        return new IllegalArgumentException("byteSize " + byteSize + " is more than a process's address space ("
+                + MAX_MAPPING + " bytes)");
     }
 
     /** Whether a segment is one of the mappings (or a slice of one): it has a mapping's scope. */

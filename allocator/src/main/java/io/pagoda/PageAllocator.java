@@ -1274,11 +1274,17 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * class, of its block (or exact run, {@link Builder#exactRuns}), or of its mapping (page granular). Like {@code malloc_usable_size}, it
      * tells how much a buffer could grow for free; the segment handed out still has the size asked.
      *
-     * @throws IllegalArgumentException if byteSize is negative
+     * @throws IllegalArgumentException if byteSize is negative, or more than any mapping can have
+     *         (as {@code allocate} refuses it)
      */
     public long usableSize(long byteSize) {
         if (byteSize < 0) {
             throw badSize(byteSize);
+        }
+        if (byteSize > LargeMappings.MAX_MAPPING) {
+            // Refused as allocate refuses it; rounded up to a page, it would also wrap to a
+            // negative size, which a ChildAllocator would charge before the allocation failed.
+            throw LargeMappings.tooLarge(byteSize);
         }
         if (byteSize <= largestClass) {
             return sizeClasses.size(SizeClasses.classOf(Math.max(byteSize, 1)));
@@ -1294,8 +1300,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * {@code byteAlignment}: a larger class, or a block of at least the alignment's size, where
      * the alignment asks for it.
      *
-     * @throws IllegalArgumentException if byteSize is negative, or the alignment is not a
-     *         positive power of two or cannot be served
+     * @throws IllegalArgumentException if byteSize is negative or more than any mapping can have,
+     *         or the alignment is not a positive power of two or cannot be served
      */
     public long usableSize(long byteSize, long byteAlignment) {
         checkAlignment(byteAlignment);

@@ -170,6 +170,13 @@ class BadInputTest {
     }
 
     @Test
+    void shouldRejectAUsableSizeQueryForMoreThanTheAddressSpaceAsAllocateDoes() {
+        rejects(IllegalArgumentException.class, "more than a process's address space", () -> pages.allocate(Long.MAX_VALUE));
+        rejects(IllegalArgumentException.class, "more than a process's address space", () -> pages.usableSize(Long.MAX_VALUE));
+        rejects(IllegalArgumentException.class, "more than a process's address space", () -> pages.usableSize(Long.MAX_VALUE, 16));
+    }
+
+    @Test
     void shouldRejectOrdersOutsideZeroToMaxOrder() {
         rejects(IllegalArgumentException.class, "order -1 is outside [0, 10]", () -> pages.allocatePages(-1));
         rejects(IllegalArgumentException.class, "order 11 is outside [0, 10]", () -> pages.allocatePages(11));

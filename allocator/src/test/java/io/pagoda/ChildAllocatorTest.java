@@ -187,6 +187,29 @@ class ChildAllocatorTest {
     }
 
     @Test
+    void shouldNeverCountANegativeUseWhileRefusingMoreThanTheAddressSpace() throws Exception {
+        try (ChildAllocator child = pages.newChild("tenant", 1 << 20)) {
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicLong lowest = new java.util.concurrent.atomic.AtomicLong();
+            Thread watcher = Thread.ofPlatform().start(() -> {
+                while (!done.get()) {
+                    lowest.accumulateAndGet(child.usedBytes(), Math::min);
+                }
+            });
+            try {
+                for (int i = 0; i < 20_000; i++) {
+                    assertThrows(IllegalArgumentException.class, () -> child.allocate(Long.MAX_VALUE));
+                }
+            } finally {
+                done.set(true);
+                watcher.join();
+            }
+            assertEquals(0, lowest.get(), "the use seen while the requests were refused");
+            assertEquals(0, child.usedBytes());
+        }
+    }
+
+    @Test
     void shouldRefuseANegativeLimit() {
         IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.newChild("x", -1));
         assertTrue(refused.getMessage().contains("'x'"), refused.getMessage());
