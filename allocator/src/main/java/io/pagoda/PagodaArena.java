@@ -31,6 +31,7 @@ final class PagodaArena implements Arena {
     private final Thread owner;
     private final ReentrantLock lock;
     private final int pageShift;
+    private final long largestBlock;
 
     private long top;
     private long end;
@@ -47,6 +48,7 @@ final class PagodaArena implements Arena {
         this.owner = shared ? null : Thread.currentThread();
         this.lock = shared ? new ReentrantLock() : null;
         this.pageShift = Integer.numberOfTrailingZeros(pages.pageSize());
+        this.largestBlock = pages.blockSize(pages.maxOrder());
         this.nextOrder = Math.min(FIRST_BLOCK_ORDER, pages.maxOrder());
     }
 
@@ -67,6 +69,12 @@ final class PagodaArena implements Arena {
             throw new IllegalArgumentException("byteSize must not be negative: " + byteSize);
         }
         PageAllocator.checkAlignment(byteAlignment);
+        if (byteAlignment > largestBlock) {
+            // Refused here, in the allocator's words: a block of the alignment's order would be
+            // refused by allocatePages with only an order to show.
+            throw new IllegalArgumentException("byteAlignment " + byteAlignment + " is larger than the largest block, "
+                    + largestBlock + " bytes");
+        }
         if (lock != null) {
             lock.lock();
         }
@@ -101,8 +109,7 @@ final class PagodaArena implements Arena {
 
     /** A request too large to share a block: a block of its own, or above the largest block a mapping. */
     private long ownBlock(long byteSize, long byteAlignment) {
-        long largest = pages.blockSize(pages.maxOrder());
-        if (byteSize > largest) {
+        if (byteSize > largestBlock) {
             MemorySegment mapping = pages.allocate(byteSize, byteAlignment);
             mappings.add(mapping);
             return mapping.address();

@@ -173,6 +173,19 @@ class ArenaTest {
     }
 
     @Test
+    void shouldRefuseAnAlignmentLargerThanTheLargestBlockNamingTheAlignment() {
+        try (Arena arena = pages.newConfinedArena()) {
+            arena.allocate(16);
+            String buddyinfo = pages.buddyinfo();
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> arena.allocate(8, 8L << 20));
+            assertTrue(refused.getMessage().contains("byteAlignment 8388608 is larger than the largest block, 4194304 bytes"),
+                    refused.getMessage());
+            assertEquals(buddyinfo, pages.buddyinfo(), "nothing taken");
+            assertEquals(16, arena.allocate(16).byteSize(), "the arena serves on as before");
+        }
+    }
+
+    @Test
     void shouldCloseSharedArenasWithTheAllocatorAndRefuseWhileAConfinedOneIsOpen() {
         Arena shared = pages.newSharedArena();
         MemorySegment segment = shared.allocate(64);
