@@ -229,7 +229,10 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
      * Closes this child: see the class comment.
      *
      * @throws IllegalStateException if it has open children, or live allocations and
-     *         {@link OnClose#REFUSE}; it stays open then, and nothing changes
+     *         {@link OnClose#REFUSE}; it stays open then, and nothing changes. With
+     *         {@link OnClose#FREE}, as {@link #free} throws if the allocator refuses to free one (it
+     *         was freed behind the child's back, or the allocator is closed): that one stays live
+     *         and charged, those freed before it stay freed, and the child stays open
      */
     @Override
     public void close() {
@@ -249,7 +252,14 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
             }
             for (Held held : List.copyOf(live.values())) {
                 live.remove(held.segment.address());
-                pages.free(held.segment);
+                try {
+                    pages.free(held.segment);
+                } catch (RuntimeException refused) {
+                    // As free does: still live and charged, and the child stays open, so that its
+                    // use and its parents' never keep a charge that no live allocation explains.
+                    live.put(held.segment.address(), held);
+                    throw refused;
+                }
                 uncharge(held.charge);
             }
             closed = true;

@@ -210,6 +210,20 @@ class ChildAllocatorTest {
     }
 
     @Test
+    void shouldChangeNothingWhenTheAllocatorRefusesAFreeAtClose() {
+        ChildAllocator tenant = pages.newChild("tenant", 1 << 20);
+        ChildAllocator connection = tenant.newChild("connection", 1 << 20, ChildAllocator.OnClose.FREE);
+        MemorySegment segment = connection.allocate(100);
+        pages.free(segment); // the user's bug: freed behind the child's back
+        assertThrows(IllegalStateException.class, connection::close);
+        assertEquals(1, connection.liveAllocations(), "still recorded");
+        assertEquals(112, connection.usedBytes(), "still charged");
+        assertEquals(112, tenant.usedBytes(), "still charged to the parent");
+        assertThrows(IllegalStateException.class, connection::close, "refused again: the child did not close with a charge it cannot give back");
+        assertEquals(112, tenant.usedBytes());
+    }
+
+    @Test
     void shouldRefuseANegativeLimit() {
         IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.newChild("x", -1));
         assertTrue(refused.getMessage().contains("'x'"), refused.getMessage());
