@@ -39,7 +39,10 @@ final class LargeMappings {
         Arena arena = Arena.ofShared();
         MemorySegment mapping;
         try {
-            mapping = Region.mapping(arena, byteSize, alignment, useMapping);
+            // Whole pages, as usableSize promises: the address API's users (a Netty buffer growing
+            // in place) may use them, and an FFM allocation, unlike mmap, has no page's slack.
+            long pages = (byteSize + alignment - 1) & -alignment;
+            mapping = Region.mapping(arena, pages, alignment, useMapping).asSlice(0, byteSize);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;

@@ -295,6 +295,23 @@ class SmallObjectTest {
         pages = null;
     }
 
+    /** usableSize promises whole pages for a mapping; an FFM allocation must hold them too, not only mmap. */
+    @Test
+    void shouldBackEveryUsableByteOfAMappingWhateverTheBacking() {
+        for (PageAllocator.Backing backing : PageAllocator.Backing.values()) {
+            try (PageAllocator own = PageAllocator.builder().capacity(8L << 20).backing(backing).build()) {
+                long bytes = (8L << 20) + 1;
+                long usable = own.usableSize(bytes);
+                assertEquals((8L << 20) + PAGE, usable, backing + ": rounded up to a page");
+                long address = own.allocateAddress(bytes);
+                MemorySegment all = MemorySegment.ofAddress(address).reinterpret(usable);
+                all.set(JAVA_LONG, usable - 8, 42L);
+                assertEquals(42L, all.get(JAVA_LONG, usable - 8), backing.toString());
+                own.freeAddress(address);
+            }
+        }
+    }
+
     @Test
     void shouldGiveBackMagazinesAndEmptySlabsBeforeABlockAllocationFails() {
         allocator(4L << 20);
