@@ -299,6 +299,18 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /**
+     * A block if the zones have one free now, without the slow path (no drain, no reclaim, no
+     * failure report): the kernel's {@code __GFP_NORETRY} try at a preferred order, before a
+     * smaller one with the slow path. For the arenas; 0 if none.
+     */
+    long allocatePagesIfFree(int order, Lifetime lifetime) {
+        ensureOpen();
+        checkOrder(order);
+        int pfn = allocateFast(order, lifetime.type);
+        return pfn == PageDescriptors.NO_FRAME ? 0 : region.base() + prepared((long) pfn << pageShift, order);
+    }
+
+    /**
      * Allocates as {@link #allocatePages(int, Lifetime)} does, but answers 0 instead of throwing
      * when no block can be found, after the same reclaim: for callers that shed load rather than
      * fail (drop a connection, answer 503).

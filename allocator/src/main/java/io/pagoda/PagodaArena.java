@@ -15,7 +15,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * checks make every segment inaccessible after {@link #close()} (and, for a confined arena,
  * from any thread but its owner). Blocks start at 64 KiB (order 4) and double with each one taken,
  * up to the largest block, so an arena of a million small allocations takes a few dozen blocks; a
- * request larger than half the current block gets a block (or a mapping) of its own.
+ * request larger than half the current block gets a block (or a mapping) of its own. Where
+ * fragmentation leaves no block of the next order free, a smaller one serves, down to the
+ * request's own order.
  *
  * <p>Invariant: every block and mapping taken is in {@link #blocks} / {@link #mappings} until the
  * close, which frees each exactly once, after the JDK scope is closed and so after the last
@@ -94,17 +96,39 @@ final class PagodaArena implements Arena {
         }
     }
 
-    /** The current block cannot hold the request: a new block, or one of the request's own. */
+    /**
+     * The current block cannot hold the request: a new block, or one of the request's own. The
+     * new block is of the next order if the zones have one free; failing that, the largest they
+     * have down to the request's own order, and only that order goes through the slow path (the
+     * kernel's {@code allocate_slab}, which tries its preferred order without retrying, then the
+     * minimum order): a fragmented allocator still serves a 16-byte request.
+     */
     private long refill(long byteSize, long byteAlignment) {
         long blockBytes = pages.blockSize(nextOrder);
         if (byteSize > blockBytes / 2 || byteAlignment > blockBytes) {
             return ownBlock(byteSize, byteAlignment);
         }
-        long address = takeBlock(nextOrder);
-        nextOrder = Math.min(nextOrder + 1, pages.maxOrder());
+        int least = orderFor(byteSize, byteAlignment);
+        int order = nextOrder;
+        long address = pages.allocatePagesIfFree(order, Lifetime.LONG_LIVED);
+        while (address == 0 && order > least) {
+            address = pages.allocatePagesIfFree(--order, Lifetime.LONG_LIVED);
+        }
+        if (address == 0) {
+            address = pages.allocatePages(order, Lifetime.LONG_LIVED); // the least order, through the slow path
+        }
+        if (order == nextOrder) {
+            nextOrder = Math.min(nextOrder + 1, pages.maxOrder());
+        }
+        keepBlock(address, order);
         top = address + byteSize;
-        end = address + blockBytes;
+        end = address + pages.blockSize(order);
         return address;
+    }
+
+    /** The least order whose block holds {@code byteSize} bytes aligned to {@code byteAlignment}. */
+    private int orderFor(long byteSize, long byteAlignment) {
+        return Math.max(pages.orderForSize(byteSize), Math.max(0, 63 - Long.numberOfLeadingZeros(byteAlignment) - pageShift));
     }
 
     /** A request too large to share a block: a block of its own, or above the largest block a mapping. */
@@ -114,20 +138,20 @@ final class PagodaArena implements Arena {
             mappings.add(mapping);
             return mapping.address();
         }
-        int order = Math.max(pages.orderForSize(byteSize),
-                Math.max(0, 63 - Long.numberOfLeadingZeros(byteAlignment) - pageShift));
-        return takeBlock(order);
+        int order = orderFor(byteSize, byteAlignment);
+        long address = pages.allocatePages(order, Lifetime.LONG_LIVED);
+        keepBlock(address, order);
+        return address;
     }
 
-    private long takeBlock(int order) {
-        long address = pages.allocatePages(order, Lifetime.LONG_LIVED);
+    /** Records a block taken, for the close to free. */
+    private void keepBlock(long address, int order) {
         if (blockCount == blocks.length) {
             blocks = Arrays.copyOf(blocks, blockCount * 2);
             orders = Arrays.copyOf(orders, blockCount * 2);
         }
         blocks[blockCount] = address;
         orders[blockCount++] = order;
-        return address;
     }
 
     @Override

@@ -34,6 +34,31 @@ class ArenaTest {
         pages.close();
     }
 
+    /** As SLUB falls back to its minimum order: with no block of the arena's order free, a smaller one serves. */
+    @Test
+    void shouldServeASmallRequestFromASmallerBlockWhenMemoryIsFragmented() {
+        pages.close();
+        pages = PageAllocator.builder().capacity(16L << 20).cachedOrders(0).minFreeBytes(0).build();
+        List<Long> held = new ArrayList<>();
+        for (long frames = pages.freeBytes() / pages.pageSize(); frames > 0; frames--) {
+            held.add(pages.allocatePages(0));
+        }
+        for (int i = 0; i < held.size(); i += 2) {
+            pages.freePages(held.get(i), 0); // half the memory free, in single frames only
+        }
+        try (Arena arena = pages.newConfinedArena()) {
+            MemorySegment small = arena.allocate(16);
+            small.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, 42L);
+            assertEquals((8L << 20) - pages.pageSize(), pages.freeBytes(), "one frame taken, the arena's block");
+        }
+        assertEquals(8L << 20, pages.freeBytes(), "the arena's blocks are back");
+        for (int i = 1; i < held.size(); i += 2) {
+            pages.freePages(held.get(i), 0);
+        }
+        assertEquals(pages.capacity(), pages.freeBytes());
+        InvariantChecker.check(pages, java.util.Map.of(), java.util.Set.of());
+    }
+
     @Test
     void shouldHandOutAlignedDisjointSegmentsAndGiveEveryBlockBackAtClose() {
         List<MemorySegment> segments = new ArrayList<>();
