@@ -1355,8 +1355,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * fast path may still complete; the JDK's scope check keeps its memory accesses safe.)
      * Closing again does nothing.
      *
-     * @throws IllegalStateException if a confined arena of this allocator is still open (nothing
-     *         is closed but the shared arenas), or if a segment of the region is in use by a native call or an
+     * @throws IllegalStateException if a confined arena of this allocator is still open and its
+     *         owner thread alive (nothing is closed but the shared arenas, and the arenas of owners
+     *         that died with them open, whose blocks go back), or if a segment of the region is in use by a native call or an
      *         I/O operation at that moment (the JDK refuses to unmap it then): the allocator is
      *         closed to every call, but still mapped; call {@code close()} again once that use ends
      */
@@ -1364,7 +1365,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public synchronized void close() {
         // Unmapping the region under an open arena's segments would let them touch unmapped
         // memory: close shared arenas here, and refuse while a confined one (which only its
-        // owner can close) is open.
+        // owner can close) is open and its owner alive.
         for (PagodaArena arena : List.copyOf(openArenas)) {
             if (arena.closeForAllocator()) {
                 openArenas.remove(arena);
@@ -1372,7 +1373,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         if (!openArenas.isEmpty()) {
             throw new IllegalStateException(openArenas.size() + " confined arenas are still open: "
-                    + openArenas + "; their owner threads must close them before the allocator");
+                    + openArenas + "; their owner threads, still alive, must close them before the allocator");
         }
         if (!closed) {
             if (mxBean != null) {

@@ -197,10 +197,23 @@ final class PagodaArena implements Arena {
         mappings.clear();
     }
 
-    /** The allocator is closing: close a shared arena from its thread; a confined one refuses. */
+    /**
+     * The allocator is closing: close a shared arena from its thread; a confined one refuses while
+     * its owner lives. An owner that died with its arena open left segments that no thread can
+     * reach (a confined scope admits its owner only), so the blocks go back without the JDK scope
+     * being closed, which only that owner could have done; {@link Thread#isAlive()} returning false
+     * orders the owner's writes to this arena before our reads.
+     */
     boolean closeForAllocator() {
         if (owner != null) {
-            return false;
+            if (owner.isAlive()) {
+                return false;
+            }
+            if (!closed) {
+                closed = true;
+                freeAll();
+            }
+            return true;
         }
         lock.lock();
         try {

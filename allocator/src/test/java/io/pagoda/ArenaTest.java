@@ -34,6 +34,16 @@ class ArenaTest {
         pages.close();
     }
 
+    @Test
+    void shouldCloseWhenAConfinedArenasOwnerDiedWithItOpen() throws InterruptedException {
+        Thread owner = Thread.ofPlatform().start(() -> pages.newConfinedArena().allocate(1024)); // never closed
+        owner.join();
+        long free = pages.freeBytes();
+        pages.close();
+        assertThrows(IllegalStateException.class, pages::freeBytes, "closed, though the arena never was");
+        assertTrue(free < pages.capacity(), "the dead owner's block was still out before the close");
+    }
+
     /** As SLUB falls back to its minimum order: with no block of the arena's order free, a smaller one serves. */
     @Test
     void shouldServeASmallRequestFromASmallerBlockWhenMemoryIsFragmented() {
