@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -56,6 +57,9 @@ class WatermarkReclaimTest {
         final Set<String> askedBy = ConcurrentHashMap.newKeySet();
         /** Gives nothing to the background reclaimer, so that only direct reclaim gets frames back. */
         volatile boolean refuseReclaimer;
+        /** Held shared by every shrink call, and exclusively by {@link #close}, which so waits for the calls in progress. */
+        private final ReentrantReadWriteLock calls = new ReentrantReadWriteLock();
+        private boolean closed;
 
         @Override
         public long freeableBytes() {
@@ -65,16 +69,35 @@ class WatermarkReclaimTest {
         @Override
         public long shrink(long bytes) {
             askedBy.add(Thread.currentThread().getName());
-            if (refuseReclaimer && Thread.currentThread().getName().equals("pagoda-reclaimer")) {
-                return 0;
+            calls.readLock().lock();
+            try {
+                if (closed || refuseReclaimer && Thread.currentThread().getName().equals("pagoda-reclaimer")) {
+                    return 0;
+                }
+                long freed = 0;
+                Long frame;
+                while (freed < bytes && (frame = frames.pollLast()) != null) {
+                    pages.freePages(frame, 0);
+                    freed += PAGE;
+                }
+                return freed;
+            } finally {
+                calls.readLock().unlock();
             }
-            long freed = 0;
-            Long frame;
-            while (freed < bytes && (frame = frames.pollLast()) != null) {
-                pages.freePages(frame, 0);
-                freed += PAGE;
+        }
+
+        /**
+         * For after {@link PageAllocator#unregisterShrinker}, which lets a call that began before
+         * it run on (the reclaimer's, typically): waits until no call is in progress, and makes any
+         * later one free nothing, so that the frames left are the caller's alone.
+         */
+        void close() {
+            calls.writeLock().lock();
+            try {
+                closed = true;
+            } finally {
+                calls.writeLock().unlock();
             }
-            return freed;
         }
     }
 
@@ -352,6 +375,10 @@ class WatermarkReclaimTest {
             throw new AssertionError("a thread failed", failure.get());
         }
         pages.unregisterShrinker(cache);
+        // The reclaimer may still be inside the cache's shrink, holding a frame it took off the
+        // deque and has not freed yet, or about to free it into its own page cache after the trim
+        // below: wait for that call to end before the frames left are freed here.
+        cache.close();
         cache.frames.forEach(frame -> pages.freePages(frame, 0));
         pages.trim();
         InvariantChecker.check(pages);
