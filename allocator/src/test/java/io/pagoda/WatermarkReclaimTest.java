@@ -336,7 +336,13 @@ class WatermarkReclaimTest {
         pages.registerShrinker(cache);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicLong critical = new AtomicLong();
+        // At least 1500 ms of traffic, and at least twice as many frames put in the cache as the
+        // zone has: only reclaim takes frames out of it, so by then reclaim has happened many
+        // times however slowly the threads ran (the debug mode records a stack per call, and a
+        // busy machine may give them little of its time).
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+        long enough = 2 * pages.capacity() / PAGE;
+        AtomicLong cached = new AtomicLong();
         List<Thread> threads = new ArrayList<>();
         for (int t = 0; t < 4; t++) {
             long seed = t;
@@ -344,7 +350,7 @@ class WatermarkReclaimTest {
                 SplittableRandom random = new SplittableRandom(seed);
                 List<long[]> own = new ArrayList<>();
                 try {
-                    while (System.nanoTime() < end) {
+                    while (System.nanoTime() < end || cached.get() < enough) {
                         int order = random.nextInt(3);
                         if (random.nextInt(16) == 0) {
                             long block = pages.tryAllocatePages(order, Lifetime.SHORT_LIVED);
@@ -356,6 +362,7 @@ class WatermarkReclaimTest {
                             }
                         } else if (order == 0) {
                             cache.frames.add(pages.allocatePages(0));
+                            cached.incrementAndGet();
                         }
                         if (own.size() > 8) {
                             long[] block = own.remove(random.nextInt(own.size()));
