@@ -74,31 +74,60 @@ class ThreadCachesTest {
             for (int i = 0; i < 16; i++) {
                 blocks.add(pages.allocatePages(0)); // 4 refills from the zone
             }
-            Thread freer = Thread.ofPlatform().start(() -> blocks.forEach(block -> pages.freePages(block, 0)));
-            freer.join(); // its cache kept high = 8 blocks and left a batch of 4 in the depot, and would have left more
-            long zoneFree = pages.freeBytes();
-            for (int i = 0; i < 4; i++) {
-                pages.allocatePages(0); // one refill: the depot's batch
+            CountDownLatch freed = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread freer = Thread.ofPlatform().start(() -> {
+                blocks.forEach(block -> pages.freePages(block, 0));
+                freed.countDown();
+                // Alive until the end: the reaper gives a dead thread's cache back to the zone at
+                // any moment, which would change the zone's free bytes between the two readings.
+                awaitQuietly(release);
+            });
+            try {
+                freed.await(); // its cache kept high = 8 blocks and left a batch of 4 in the depot, and would have left more
+                long zoneFree = pages.freeBytes();
+                for (int i = 0; i < 4; i++) {
+                    pages.allocatePages(0); // one refill: the depot's batch
+                }
+                assertEquals(zoneFree, pages.freeBytes(), "the refill came from the depot, not the zone");
+                InvariantChecker.check(pages);
+            } finally {
+                release.countDown();
+                freer.join();
             }
-            assertEquals(zoneFree, pages.freeBytes(), "the refill came from the depot, not the zone");
-            InvariantChecker.check(pages);
         }
     }
 
     private static CacheStatistics ownCache(PageAllocator pages) {
-        return pages.perCacheStatistics().stream()
-                .filter(cache -> cache.name().equals(Thread.currentThread().getName())).findFirst().orElseThrow();
+        return cacheNamed(pages, Thread.currentThread().getName());
+    }
+
+    private static CacheStatistics cacheNamed(PageAllocator pages, String name) {
+        return pages.perCacheStatistics().stream().filter(cache -> cache.name().equals(name)).findFirst().orElseThrow();
     }
 
     @Test
     void shouldPutAFreeFromAnotherThreadInTheFreeingThreadsCache() throws InterruptedException {
         try (PageAllocator pages = small().cacheBatch(1).build()) {
             long block = pages.allocatePages(0);
-            Thread freer = Thread.ofPlatform().name("freer").start(() -> pages.freePages(block, 0));
-            freer.join();
-            // The freer is dead now but its cache may not be reaped yet: either way the block is cached or free.
-            InvariantChecker.check(pages);
-            assertEquals(FOUR_MIB, pages.freeBytes() + pages.cachedBytes());
+            CountDownLatch freed = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread freer = Thread.ofPlatform().name("freer").start(() -> {
+                pages.freePages(block, 0);
+                freed.countDown();
+                // Alive until the end: the reaper would give a dead thread's cache back to the zone
+                // at any moment, between the two readings of the sum below too.
+                awaitQuietly(release);
+            });
+            try {
+                freed.await();
+                assertEquals(PAGE, cacheNamed(pages, "freer").cachedBytes(), "the block is in the freer's cache");
+                InvariantChecker.check(pages);
+                assertEquals(FOUR_MIB, pages.freeBytes() + pages.cachedBytes());
+            } finally {
+                release.countDown();
+                freer.join();
+            }
         }
     }
 
@@ -137,9 +166,12 @@ class ThreadCachesTest {
                 pages.freePages(block, 0);
             });
             worker.join();
-            awaitTrue(() -> pages.cachedBytes() == 0, "the dead thread's cache is returned");
+            // The reaper empties the cache (its count falls to zero), gives the blocks to the zone,
+            // then retires the cache: wait for the last step, so that the first two are visible.
+            awaitTrue(() -> pages.perCacheStatistics().stream().noneMatch(c -> c.name().equals("short-lived")),
+                    "the dead thread's cache is retired");
+            assertEquals(0, pages.cachedBytes(), "the dead thread's cache is returned");
             assertEquals(FOUR_MIB, pages.freeBytes());
-            assertTrue(pages.perCacheStatistics().stream().noneMatch(c -> c.name().equals("short-lived")));
             assertEquals(1, pages.cacheStatistics().hits() + pages.cacheStatistics().misses(),
                     "a dead thread's counters stay in the total");
             InvariantChecker.check(pages);
@@ -157,9 +189,11 @@ class ThreadCachesTest {
                 awaitQuietly(release); // alive, but idle
             });
             used.await();
-            awaitTrue(() -> pages.cachedBytes() == 0, "the idle cache is emptied");
+            // The reaper takes the blocks off the cache (its count falls to zero) before it gives
+            // them to the zone: wait until the zone has them.
+            awaitTrue(() -> pages.freeBytes() == FOUR_MIB, "the idle cache is emptied into the zone");
+            assertEquals(0, pages.cachedBytes());
             assertTrue(idler.isAlive());
-            assertEquals(FOUR_MIB, pages.freeBytes());
             release.countDown();
             idler.join();
         }
