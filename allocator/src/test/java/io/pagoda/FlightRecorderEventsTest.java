@@ -184,7 +184,10 @@ class FlightRecorderEventsTest {
             for (long frames = pages.freeBytes() / PAGE - (LOW - 1); frames > 0; frames--) {
                 cache.frames.add(pages.allocatePages(0)); // the last one leaves the zone below low
             }
-            awaitTrue("the reclaimer brought the zone above high", () -> pages.freeBytes() / PAGE >= HIGH);
+            // The zone reaches high inside the shrinker's last free, before the reclaimer adds what
+            // the shrinker freed to pgsteal_kswapd: wait for the count too.
+            awaitTrue("the reclaimer brought the zone above high and counted it",
+                    () -> pages.freeBytes() / PAGE >= HIGH && zoneinfoCounter("pgsteal_kswapd") >= HIGH - (LOW - 1));
             reclaimedPages[0] = zoneinfoCounter("pgsteal_kswapd");
             pages.close(); // joins the reclaimer: its run is committed
         });

@@ -225,7 +225,10 @@ class WatermarkReclaimTest {
         while (freeFrames() >= LOW) {
             cache.frames.add(pages.allocatePages(0)); // the last one leaves the zone below low
         }
-        awaitTrue("the reclaimer brought the zone above high", () -> freeFrames() >= HIGH);
+        // The zone reaches high inside the shrinker's last free, before the reclaimer adds what
+        // the shrinker freed to pgsteal_kswapd: wait for the count too.
+        awaitTrue("the reclaimer brought the zone above high and counted it",
+                () -> freeFrames() >= HIGH && counter("pgsteal_kswapd") >= HIGH - LOW);
         assertEquals(Set.of("pagoda-reclaimer"), cache.askedBy);
         assertTrue(counter("pageoutrun") > 0 && counter("pgsteal_kswapd") >= HIGH - LOW, pages.zoneinfo());
         InvariantChecker.check(pages);
