@@ -450,8 +450,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /**
-     * Unregisters a shrinker: it is not asked again once this returns, though a call that began
-     * before may still be running.
+     * Unregisters a shrinker, and waits until no call of it runs on any thread (the kernel's
+     * {@code unregister_shrinker}): once this returns, it is not asked again and nothing of it
+     * runs, so its owner may free what it holds. Called from inside the shrinker's own
+     * {@link Shrinker#shrink}, it waits for the other threads' calls only.
      *
      * @return false if it was not registered
      */

@@ -13,10 +13,11 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -57,9 +58,6 @@ class WatermarkReclaimTest {
         final Set<String> askedBy = ConcurrentHashMap.newKeySet();
         /** Gives nothing to the background reclaimer, so that only direct reclaim gets frames back. */
         volatile boolean refuseReclaimer;
-        /** Held shared by every shrink call, and exclusively by {@link #close}, which so waits for the calls in progress. */
-        private final ReentrantReadWriteLock calls = new ReentrantReadWriteLock();
-        private boolean closed;
 
         @Override
         public long freeableBytes() {
@@ -69,35 +67,16 @@ class WatermarkReclaimTest {
         @Override
         public long shrink(long bytes) {
             askedBy.add(Thread.currentThread().getName());
-            calls.readLock().lock();
-            try {
-                if (closed || refuseReclaimer && Thread.currentThread().getName().equals("pagoda-reclaimer")) {
-                    return 0;
-                }
-                long freed = 0;
-                Long frame;
-                while (freed < bytes && (frame = frames.pollLast()) != null) {
-                    pages.freePages(frame, 0);
-                    freed += PAGE;
-                }
-                return freed;
-            } finally {
-                calls.readLock().unlock();
+            if (refuseReclaimer && Thread.currentThread().getName().equals("pagoda-reclaimer")) {
+                return 0;
             }
-        }
-
-        /**
-         * For after {@link PageAllocator#unregisterShrinker}, which lets a call that began before
-         * it run on (the reclaimer's, typically): waits until no call is in progress, and makes any
-         * later one free nothing, so that the frames left are the caller's alone.
-         */
-        void close() {
-            calls.writeLock().lock();
-            try {
-                closed = true;
-            } finally {
-                calls.writeLock().unlock();
+            long freed = 0;
+            Long frame;
+            while (freed < bytes && (frame = frames.pollLast()) != null) {
+                pages.freePages(frame, 0);
+                freed += PAGE;
             }
+            return freed;
         }
     }
 
@@ -201,6 +180,78 @@ class WatermarkReclaimTest {
         assertEquals(Set.of("pagoda-reclaimer"), cache.askedBy);
         pages.freePages(critical, 1);
         InvariantChecker.check(pages);
+    }
+
+    /** The kernel's unregister_shrinker waits for the calls in progress: after it, the owner may tear the cache down. */
+    @Test
+    void shouldWaitForAShrinkCallInProgressBeforeUnregisterReturns() throws InterruptedException {
+        allocator();
+        CountDownLatch inShrink = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean callEnded = new AtomicBoolean();
+        Shrinker blocking = new Shrinker() {
+            @Override
+            public long freeableBytes() {
+                return PAGE;
+            }
+
+            @Override
+            public long shrink(long bytes) {
+                inShrink.countDown();
+                awaitUninterruptibly(release);
+                callEnded.set(true);
+                return 0;
+            }
+        };
+        pages.registerShrinker(blocking);
+        List<Long> held = allocateUntilFree(LOW - 1); // wakes the reclaimer, which calls the shrinker
+        assertTrue(inShrink.await(10, TimeUnit.SECONDS), "the reclaimer called the shrinker");
+        AtomicBoolean unregistered = new AtomicBoolean();
+        Thread unregistering = Thread.ofPlatform().start(() -> unregistered.set(pages.unregisterShrinker(blocking) && callEnded.get()));
+        try {
+            unregistering.join(200);
+            assertTrue(unregistering.isAlive(), "unregister waits while the call runs");
+        } finally {
+            release.countDown(); // whatever the outcome: the reclaimer must end for the allocator to close
+        }
+        unregistering.join();
+        assertTrue(unregistered.get(), "unregister returned after the call ended");
+        held.forEach(frame -> pages.freePages(frame, 0));
+    }
+
+    @Test
+    void shouldLetAShrinkerUnregisterItselfFromInsideItsOwnCall() throws InterruptedException {
+        allocator();
+        CountDownLatch unregistered = new CountDownLatch(1);
+        Shrinker selfRemoving = new Shrinker() {
+            @Override
+            public long freeableBytes() {
+                return PAGE;
+            }
+
+            @Override
+            public long shrink(long bytes) {
+                if (pages.unregisterShrinker(this)) {
+                    unregistered.countDown();
+                }
+                return 0;
+            }
+        };
+        pages.registerShrinker(selfRemoving);
+        List<Long> held = allocateUntilFree(LOW - 1);
+        assertTrue(unregistered.await(10, TimeUnit.SECONDS), "no wait on its own call");
+        held.forEach(frame -> pages.freePages(frame, 0));
+    }
+
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        while (true) {
+            try {
+                latch.await();
+                return;
+            } catch (InterruptedException e) {
+                // the test ends the wait by counting down
+            }
+        }
     }
 
     @Test
@@ -384,11 +435,9 @@ class WatermarkReclaimTest {
         if (failure.get() != null) {
             throw new AssertionError("a thread failed", failure.get());
         }
+        // Waits for a call in progress (the reclaimer's, typically, in the middle of a run the
+        // workers started): then the frames left are the test's alone.
         pages.unregisterShrinker(cache);
-        // The reclaimer may still be inside the cache's shrink, holding a frame it took off the
-        // deque and has not freed yet, or about to free it into its own page cache after the trim
-        // below: wait for that call to end before the frames left are freed here.
-        cache.close();
         cache.frames.forEach(frame -> pages.freePages(frame, 0));
         pages.trim();
         InvariantChecker.check(pages);

@@ -3,7 +3,9 @@ package io.pagoda.reclaim;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 import java.util.function.LongUnaryOperator;
 
@@ -22,11 +24,32 @@ public final class Shrinkers {
 
     private static final System.Logger LOG = System.getLogger("io.pagoda");
 
-    private record Entry(Object owner, LongSupplier freeable, LongUnaryOperator shrink) {
+    /**
+     * A registered shrinker, and the calls of it running now. A call counts itself in and then
+     * reads {@code removed}; an unregister sets {@code removed} and then reads the count: both
+     * sequentially consistent, so either the call sees it removed and backs out, or the unregister
+     * sees the call and waits for it.
+     */
+    private static final class Entry {
+        final Object owner;
+        final LongSupplier freeable;
+        final LongUnaryOperator shrink;
+        final AtomicInteger calls = new AtomicInteger();
+        volatile boolean removed;
+
+        Entry(Object owner, LongSupplier freeable, LongUnaryOperator shrink) {
+            this.owner = owner;
+            this.freeable = freeable;
+            this.shrink = shrink;
+        }
     }
+
+    private static final long UNREGISTER_BACKOFF_NANOS = 20_000;
 
     private final List<Entry> entries = new CopyOnWriteArrayList<>();
     private final ThreadLocal<Boolean> inReclaim = new ThreadLocal<>();
+    /** The shrinker the current thread is calling, if any: an unregister from inside it waits for the others only. */
+    private final ThreadLocal<Entry> calling = new ThreadLocal<>();
     private final AtomicLong failures = new AtomicLong();
 
     /**
@@ -47,16 +70,28 @@ public final class Shrinkers {
         }
     }
 
-    /** Unregisters a shrinker; false if it was not registered. */
+    /**
+     * Unregisters a shrinker, and waits until no call of it runs (the kernel's
+     * {@code unregister_shrinker}): once this returns, the owner may tear down what the shrinker
+     * frees. From inside the shrinker's own call, it waits for the other threads' calls only.
+     *
+     * @return false if it was not registered
+     */
     public boolean unregister(Object owner) {
+        Entry entry;
         synchronized (entries) {
             int index = indexOf(owner);
             if (index < 0) {
                 return false;
             }
-            entries.remove(index);
-            return true;
+            entry = entries.remove(index);
         }
+        entry.removed = true;
+        int own = calling.get() == entry ? 1 : 0;
+        while (entry.calls.get() > own) {
+            LockSupport.parkNanos(UNREGISTER_BACKOFF_NANOS);
+        }
+        return true;
     }
 
     private int indexOf(Object owner) {
@@ -136,16 +171,21 @@ public final class Shrinkers {
     }
 
     private long count(Entry entry) {
+        if (!enter(entry)) {
+            return 0;
+        }
         try {
             return Math.max(0, entry.freeable.getAsLong());
         } catch (RuntimeException failure) {
             fail(entry, "count", failure);
             return 0;
+        } finally {
+            exit(entry);
         }
     }
 
     private long scan(Entry entry, long bytes) {
-        if (bytes <= 0) {
+        if (bytes <= 0 || !enter(entry)) {
             return 0;
         }
         try {
@@ -153,7 +193,25 @@ public final class Shrinkers {
         } catch (RuntimeException failure) {
             fail(entry, "shrink", failure);
             return 0;
+        } finally {
+            exit(entry);
         }
+    }
+
+    /** Counts a call in; false, counted out again, if the shrinker was unregistered meanwhile. */
+    private boolean enter(Entry entry) {
+        entry.calls.incrementAndGet();
+        if (entry.removed) {
+            entry.calls.decrementAndGet();
+            return false;
+        }
+        calling.set(entry);
+        return true;
+    }
+
+    private void exit(Entry entry) {
+        calling.remove();
+        entry.calls.decrementAndGet();
     }
 
     private void fail(Entry entry, String step, RuntimeException failure) {
