@@ -118,7 +118,7 @@ class NodeTest {
             }
             pages.freePages(nodeZero.getFirst(), 0); // node 0's only free frame, in this thread's cache
             holding.countDown();
-            awaitUninterruptibly(done);
+            Latches.awaitUninterruptibly(done);
         });
         try {
             assertTrue(holding.await(10, TimeUnit.SECONDS), "the holder took node 0 and cached one block");
@@ -132,16 +132,6 @@ class NodeTest {
         }
     }
 
-    private static void awaitUninterruptibly(CountDownLatch latch) {
-        while (true) {
-            try {
-                latch.await();
-                return;
-            } catch (InterruptedException e) {
-                // the test ends the wait by counting down, never by interrupting
-            }
-        }
-    }
 
     @Test
     void shouldFailRatherThanLeaveTheNodeUnderBind() {

@@ -80,6 +80,21 @@ class WatermarkReclaimTest {
         }
     }
 
+    /** A shrinker that says it could free a page, and does what {@code shrink} does when asked. */
+    private static Shrinker onePage(java.util.function.LongUnaryOperator shrink) {
+        return new Shrinker() {
+            @Override
+            public long freeableBytes() {
+                return PAGE;
+            }
+
+            @Override
+            public long shrink(long bytes) {
+                return shrink.applyAsLong(bytes);
+            }
+        };
+    }
+
     private long freeFrames() {
         return pages.freeBytes() / PAGE;
     }
@@ -189,20 +204,12 @@ class WatermarkReclaimTest {
         CountDownLatch inShrink = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         AtomicBoolean callEnded = new AtomicBoolean();
-        Shrinker blocking = new Shrinker() {
-            @Override
-            public long freeableBytes() {
-                return PAGE;
-            }
-
-            @Override
-            public long shrink(long bytes) {
-                inShrink.countDown();
-                awaitUninterruptibly(release);
-                callEnded.set(true);
-                return 0;
-            }
-        };
+        Shrinker blocking = onePage(bytes -> {
+            inShrink.countDown();
+            Latches.awaitUninterruptibly(release);
+            callEnded.set(true);
+            return 0;
+        });
         pages.registerShrinker(blocking);
         List<Long> held = allocateUntilFree(LOW - 1); // wakes the reclaimer, which calls the shrinker
         assertTrue(inShrink.await(10, TimeUnit.SECONDS), "the reclaimer called the shrinker");
@@ -223,36 +230,19 @@ class WatermarkReclaimTest {
     void shouldLetAShrinkerUnregisterItselfFromInsideItsOwnCall() throws InterruptedException {
         allocator();
         CountDownLatch unregistered = new CountDownLatch(1);
-        Shrinker selfRemoving = new Shrinker() {
-            @Override
-            public long freeableBytes() {
-                return PAGE;
+        AtomicReference<Shrinker> self = new AtomicReference<>();
+        self.set(onePage(bytes -> {
+            if (pages.unregisterShrinker(self.get())) {
+                unregistered.countDown();
             }
-
-            @Override
-            public long shrink(long bytes) {
-                if (pages.unregisterShrinker(this)) {
-                    unregistered.countDown();
-                }
-                return 0;
-            }
-        };
-        pages.registerShrinker(selfRemoving);
+            return 0;
+        }));
+        pages.registerShrinker(self.get());
         List<Long> held = allocateUntilFree(LOW - 1);
         assertTrue(unregistered.await(10, TimeUnit.SECONDS), "no wait on its own call");
         held.forEach(frame -> pages.freePages(frame, 0));
     }
 
-    private static void awaitUninterruptibly(CountDownLatch latch) {
-        while (true) {
-            try {
-                latch.await();
-                return;
-            } catch (InterruptedException e) {
-                // the test ends the wait by counting down
-            }
-        }
-    }
 
     @Test
     void shouldFailWithZoneinfoAndServeAgainAsSoonAsMemoryIsFreed() {
@@ -325,20 +315,12 @@ class WatermarkReclaimTest {
     void shouldLetAShrinkerAllocateBelowMinWithoutStartingAnotherReclaim() {
         allocator();
         AtomicLong allocatedInside = new AtomicLong();
-        Shrinker needsMemoryToFree = new Shrinker() {
-            @Override
-            public long freeableBytes() {
-                return PAGE;
+        Shrinker needsMemoryToFree = onePage(bytes -> {
+            if (allocatedInside.get() == 0) {
+                allocatedInside.set(pages.allocatePages(0)); // below min: no recursion, no failure
             }
-
-            @Override
-            public long shrink(long bytes) {
-                if (allocatedInside.get() == 0) {
-                    allocatedInside.set(pages.allocatePages(0)); // below min: no recursion, no failure
-                }
-                return 0;
-            }
-        };
+            return 0;
+        });
         pages.registerShrinker(needsMemoryToFree);
         allocateUntilFree(MIN);
         assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0));
