@@ -39,16 +39,20 @@ final class LargeMappings {
         Arena arena = Arena.ofShared();
         MemorySegment mapping;
         try {
-            // Whole pages, as usableSize promises: the address API's users (a Netty buffer growing
-            // in place) may use them, and an FFM allocation, unlike mmap, has no page's slack.
-            long pages = (byteSize + alignment - 1) & -alignment;
-            mapping = Region.mapping(arena, pages, alignment, useMapping).asSlice(0, byteSize);
+            // Whole pages: the address API's users (a Netty buffer growing in place) may use them,
+            // and an FFM allocation, unlike mmap, has no page's slack.
+            mapping = Region.mapping(arena, mappedBytes(byteSize), alignment, useMapping).asSlice(0, byteSize);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
         }
         byAddress.put(mapping.address(), arena);
         return mapping;
+    }
+
+    /** The bytes a mapping for {@code byteSize} holds: whole pages, what usableSize tells of it. */
+    long mappedBytes(long byteSize) {
+        return (byteSize + alignment - 1) & -alignment;
     }
 
     /** The refusal of a size no mapping can have: the same from allocate and from usableSize. */

@@ -1303,10 +1303,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (byteSize <= largestClass) {
             return sizeClasses.size(SizeClasses.classOf(Math.max(byteSize, 1)));
         }
-        if (byteSize <= maxBlockBytes && runs == null) {
-            return blockSize(orderOf(byteSize));
+        if (byteSize > maxBlockBytes) {
+            return largeMappings.mappedBytes(byteSize);
         }
-        return (byteSize + pageSize() - 1) & -(long) pageSize(); // an exact run, or a mapping
+        return runs == null ? blockSize(orderOf(byteSize)) : (long) framesFor(byteSize) << pageShift; // a block, or an exact run
     }
 
     /**

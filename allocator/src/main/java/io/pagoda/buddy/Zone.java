@@ -46,8 +46,9 @@ import static io.pagoda.region.PageDescriptors.TAIL;
  * reserve ({@link Lifetimes#RESERVE}, the kernel's highatomic): up to 1% of the zone, made of the
  * pageblocks that served critical allocations, used by nothing else, and given back
  * ({@link #unreserve}) before an ordinary allocation fails. Until then its free blocks do not
- * count towards an ordinary allocation's watermarks ({@link #usableFreeFrames}). Grouping can be turned off (the kernel's
- * {@code page_group_by_mobility_disabled}): every type then uses the short-lived lists.
+ * count towards an ordinary allocation's watermarks ({@link #usableFreeFrames}). Grouping can be
+ * turned off (the kernel's {@code page_group_by_mobility_disabled}): every type then uses the
+ * short-lived lists.
  *
  * <h2>Deferred initialisation</h2>
  * Writing a descriptor for every max-order block of a 1 TiB zone up front would touch 1 GiB of

@@ -177,7 +177,7 @@ public final class ThreadCaches {
         if (thread.isVirtual()) {
             SharedCache<CacheStacks> cache = registry.sharedCache(thread);
             if (!cache.tryLock()) {
-                return fromZone(order);
+                return zone.allocate(order, LIFETIME); // the stripe is busy: straight from the zone
             }
             try {
                 cache.operations++;
@@ -188,7 +188,7 @@ public final class ThreadCaches {
         } else {
             OwnedCache<CacheStacks> cache = registry.ownedCache();
             if (!cache.enter()) {
-                return fromZone(order); // a drainer holds our stacks
+                return zone.allocate(order, LIFETIME); // a drainer holds our stacks
             }
             try {
                 pfn = takeFrom(cache.stacks, order);
@@ -197,11 +197,6 @@ public final class ThreadCaches {
             }
         }
         return pfn != NO_FRAME ? handOut(pfn, order) : NO_FRAME;
-    }
-
-    /** Straight from the zone, when the cache is busy. */
-    private int fromZone(int order) {
-        return zone.allocate(order, LIFETIME);
     }
 
     /** Marks a block taken from a cache as handed out. */

@@ -385,10 +385,7 @@ class RecycledDirectBufferTest {
 
     @Test
     void shouldSetBytesFromItsOwnInternalNioBuffer() {
-        ByteBuf buffer = allocator.directBuffer(64);
-        for (int i = 0; i < 16; i++) {
-            buffer.writeByte(i);
-        }
+        ByteBuf buffer = counting(16);
         ByteBuffer source = buffer.internalNioBuffer(8, 4);
         buffer.setBytes(0, source);
         assertEquals(0x08090A0B, buffer.getInt(0), "the bytes the source held, from its position");
@@ -398,10 +395,7 @@ class RecycledDirectBufferTest {
 
     @Test
     void shouldGetBytesIntoItsOwnInternalNioBuffer() {
-        ByteBuf buffer = allocator.directBuffer(64);
-        for (int i = 0; i < 16; i++) {
-            buffer.writeByte(i);
-        }
+        ByteBuf buffer = counting(16);
         ByteBuffer destination = buffer.internalNioBuffer(8, 4);
         buffer.getBytes(0, destination);
         assertEquals(0x00010203, buffer.getInt(8));
@@ -415,10 +409,7 @@ class RecycledDirectBufferTest {
      */
     @Test
     void shouldWriteEachDuplicatesOwnBytesWhileAnotherThreadWritesTheSameBuffer() throws Exception {
-        ByteBuf buffer = allocator.directBuffer(64);
-        for (int i = 0; i < 64; i++) {
-            buffer.writeByte(i);
-        }
+        ByteBuf buffer = counting(64);
         ByteBuf first = buffer.retainedDuplicate();
         ByteBuf second = buffer.retainedDuplicate().readerIndex(32);
         java.util.concurrent.CountDownLatch firstWriting = new java.util.concurrent.CountDownLatch(1);
@@ -445,6 +436,15 @@ class RecycledDirectBufferTest {
         first.release();
         second.release();
         buffer.release();
+    }
+
+    /** A direct buffer of 64 bytes whose first {@code bytes} hold 0, 1, 2 and on, written. */
+    private ByteBuf counting(int bytes) {
+        ByteBuf buffer = allocator.directBuffer(64);
+        for (int i = 0; i < bytes; i++) {
+            buffer.writeByte(i);
+        }
+        return buffer;
     }
 
     private static void await(java.util.concurrent.CountDownLatch latch) {
