@@ -277,6 +277,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException    if the allocator is closed
      */
     public long allocatePages(int order) {
+        ensureOpen();
+        int pfn = order >= 0 ? fromSoleCache(order) : PageDescriptors.NO_FRAME;
+        if (pfn != PageDescriptors.NO_FRAME) {
+            return region.base() + ((long) pfn << pageShift);
+        }
         return allocatePages(order, Lifetime.SHORT_LIVED);
     }
 
@@ -532,14 +537,25 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (order < 0) {
             return takeObject(sizeClass, byteSize);
         }
-        ThreadCaches caches = soleCaches;
-        if (caches != null && plain && order < caches.cachedOrders()) {
-            int pfn = caches.allocate(order);
-            if (pfn != PageDescriptors.NO_FRAME) {
-                return (long) pfn << pageShift;
-            }
+        int pfn = fromSoleCache(order);
+        if (pfn != PageDescriptors.NO_FRAME) {
+            return (long) pfn << pageShift;
         }
         return takeFrames(order, SHORT_LIVED, byteSize);
+    }
+
+    /**
+     * The shortest way to a short-lived block: the thread's page cache, when there is one node
+     * and memory is handed out as it is. NO_FRAME, with nothing changed, when this way does not
+     * apply or the cache and its zone are empty; the caller then takes the long way, which
+     * checks, routes and falls back.
+     */
+    private int fromSoleCache(int order) {
+        ThreadCaches caches = soleCaches;
+        if (caches != null && plain && order < caches.cachedOrders()) {
+            return caches.allocate(order);
+        }
+        return PageDescriptors.NO_FRAME;
     }
 
     /**
@@ -927,7 +943,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     private void freeBlock(long address, int order, long byteSize) {
         int pfn = region.pfn(address);
-        int result = frames.free(pfn, order);
+        // With one node, a cached order goes straight to its caches: the node walk's loads and
+        // checks are a nanosecond of a 16 ns pair.
+        ThreadCaches caches = soleCaches;
+        int result = caches != null && order < caches.cachedOrders() ? caches.free(pfn, order) : frames.free(pfn, order);
         if (result != Zone.FREED) {
             throw rejectedFree(address, result, byteSize < 0 ? "order " + order
                     : "a segment of " + byteSize + " bytes (order " + order + ")");

@@ -35,8 +35,11 @@ import java.util.concurrent.TimeUnit;
  *       are slab objects from the thread's magazine; 4 KiB and 16 KiB (orders 0 and 2) are blocks
  *       from the thread's page cache; 64 KiB is order 4, above the cached orders (0 to 3), so it
  *       goes to the zone under its lock, splitting and merging buddies;</li>
- *   <li>{@code pagodaZeroed}: the same from an allocator built with {@code zeroed(true)}, which
- *       zeroes the whole object or block on every allocation;</li>
+ *   <li>{@code pagodaPages}: the page API, {@code allocatePages(order)} + {@code freePages(address,
+ *       order)}, for the order that holds the size (a whole page below 4 KiB): the per-thread page
+ *       cache without size classes;</li>
+ *   <li>{@code pagodaZeroed}: the same as {@code pagodaAddress} from an allocator built with
+ *       {@code zeroed(true)}, which zeroes the whole object or block on every allocation;</li>
  *   <li>{@code pagodaSegment}: {@code allocate(size)} + {@code free(segment)}, which makes one
  *       40-byte {@code MemorySegment} per pair when it escapes, as here;</li>
  *   <li>{@code nettyPooled}, {@code nettyAdaptive}: Netty 4.2's {@code PooledByteBufAllocator} and
@@ -68,6 +71,8 @@ public class CachedAllocationBenchmark {
 
     private PageAllocator pages;
     private PageAllocator zeroing;
+    /** The page API's order for {@code size}, found once: the size-to-order step is not what is measured. */
+    private int order;
     private PooledByteBufAllocator pooled;
     private PagodaByteBufAllocator pagodaNetty;
     private AdaptiveByteBufAllocator adaptive;
@@ -85,6 +90,7 @@ public class CachedAllocationBenchmark {
     public void setUp() {
         pages = PageAllocator.builder().capacity(1L << 30).build();
         zeroing = PageAllocator.builder().capacity(1L << 30).zeroed(true).build();
+        order = pages.orderForSize(size);
         pooled = Netty.pooled();
         pagodaNetty = new PagodaByteBufAllocator(pages);
         adaptive = Netty.adaptive();
@@ -100,6 +106,14 @@ public class CachedAllocationBenchmark {
     public long pagodaAddress() {
         long address = pages.allocateAddress(size);
         pages.freeAddress(address);
+        return address;
+    }
+
+    @Benchmark
+    public long pagodaPages() {
+        int order = this.order;
+        long address = pages.allocatePages(order);
+        pages.freePages(address, order);
         return address;
     }
 
