@@ -16,7 +16,11 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class LargeMappings {
 
-    private final ConcurrentHashMap<Long, Arena> byAddress = new ConcurrentHashMap<>();
+    /** A mapping's arena, and its whole memory (every page mapped, beyond the size asked). */
+    private record Mapping(Arena arena, MemorySegment pages) {
+    }
+
+    private final ConcurrentHashMap<Long, Mapping> byAddress = new ConcurrentHashMap<>();
     private final long alignment;
     private final boolean useMapping;
 
@@ -37,17 +41,23 @@ final class LargeMappings {
             throw tooLarge(byteSize);
         }
         Arena arena = Arena.ofShared();
-        MemorySegment mapping;
+        MemorySegment pages;
         try {
             // Whole pages: the address API's users (a Netty buffer growing in place) may use them,
             // and an FFM allocation, unlike mmap, has no page's slack.
-            mapping = Region.mapping(arena, mappedBytes(byteSize), alignment, useMapping).asSlice(0, byteSize);
+            pages = Region.mapping(arena, mappedBytes(byteSize), alignment, useMapping);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
         }
-        byAddress.put(mapping.address(), arena);
-        return mapping;
+        byAddress.put(pages.address(), new Mapping(arena, pages));
+        return pages.asSlice(0, byteSize);
+    }
+
+    /** The whole memory of the mapping that starts at an address (its mapped pages), or null if none does. */
+    MemorySegment pagesAt(long address) {
+        Mapping mapping = byAddress.get(address);
+        return mapping == null ? null : mapping.pages;
     }
 
     /** The bytes a mapping for {@code byteSize} holds: whole pages, what usableSize tells of it. */
@@ -63,8 +73,8 @@ final class LargeMappings {
 
     /** Whether a segment is one of the mappings (or a slice of one): it has a mapping's scope. */
     boolean holds(MemorySegment segment) {
-        Arena arena = byAddress.get(segment.address());
-        return arena != null && arena.scope() == segment.scope();
+        Mapping mapping = byAddress.get(segment.address());
+        return mapping != null && mapping.pages.scope() == segment.scope();
     }
 
     /**
@@ -74,24 +84,24 @@ final class LargeMappings {
      * @throws IllegalStateException    if another thread frees it at the same moment
      */
     void free(long address, String describeAllocator) {
-        Arena arena = byAddress.get(address);
-        if (arena == null) {
+        Mapping mapping = byAddress.get(address);
+        if (mapping == null) {
             throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this allocator "
                     + describeAllocator + ", or was freed already");
         }
-        if (!byAddress.remove(address, arena)) {
+        if (!byAddress.remove(address, mapping)) {
             throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(address)
                     + " is being freed by another thread");
         }
-        arena.close(); // unmaps; every segment over it is inaccessible from now on
+        mapping.arena.close(); // unmaps; every segment over it is inaccessible from now on
     }
 
     /** Unmaps every mapping left: the allocator is closing. */
     void freeAll() {
         for (Long address : byAddress.keySet()) {
-            Arena arena = byAddress.remove(address);
-            if (arena != null) {
-                arena.close();
+            Mapping mapping = byAddress.remove(address);
+            if (mapping != null) {
+                mapping.arena.close();
             }
         }
     }

@@ -937,6 +937,46 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /**
+     * The memory that holds what {@link #allocateAddress(long)} handed out at {@code address}, as
+     * a segment that lives exactly as long as that memory: the whole region, until the allocator
+     * is closed; or, for an allocation larger than the largest block, its own mapping (all of its
+     * pages), until it is freed. Index it with {@code address - segment.address()}.
+     *
+     * {@snippet lang=java :
+     * long address = pages.allocateAddress(1500);
+     * MemorySegment memory = pages.memoryOf(address);        // the region: made once, no heap
+     * long offset = address - memory.address();
+     * memory.set(ValueLayout.JAVA_INT, offset, 42);
+     * pages.close();
+     * memory.get(ValueLayout.JAVA_INT, offset);               // IllegalStateException, not a crash
+     * }
+     *
+     * <p>For code that keeps addresses (a pool of buffers, such as the Netty module's) and wants
+     * the JDK's lifetime check on every access, at no heap cost per allocation: an access after
+     * the memory is gone throws {@link IllegalStateException} where one at the bare address would
+     * crash the JVM, even when it races with the close. The segment checks nothing finer: an
+     * offset inside another allocation in the region is allowed, so the caller keeps its accesses
+     * within its own, as it would with the address.
+     *
+     * @throws IllegalArgumentException if the address is neither in the region nor the start of a
+     *         mapping of this allocator that is still allocated
+     * @throws IllegalStateException    if the allocator is closed
+     */
+    public MemorySegment memoryOf(long address) {
+        ensureOpen();
+        long offset = address - region.base();
+        if (offset >= 0 && offset < regionBytes) {
+            return region.memory();
+        }
+        MemorySegment mapping = largeMappings.pagesAt(address);
+        if (mapping == null) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(address) + " is neither in this allocator's region "
+                    + describeRegion() + " nor the start of one of its mappings still allocated");
+        }
+        return mapping;
+    }
+
+    /**
      * Frees the block at a frame address, through the caches for cached orders.
      *
      * @param byteSize the size of the segment freed, for the failure's message; -1 when freed by order

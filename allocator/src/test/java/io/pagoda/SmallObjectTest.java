@@ -23,6 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -371,6 +372,52 @@ class SmallObjectTest {
         checkInvariants();
         pages.trim();
         assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldGiveTheRegionAsTheMemoryOfEveryAddressInIt() {
+        allocator(16L << 20);
+        long object = pages.allocateAddress(100);
+        long block = pages.allocateAddress(8 * PAGE);
+        MemorySegment memory = pages.memoryOf(object);
+        assertSame(memory, pages.memoryOf(block), "one segment for the whole region, made once");
+        memory.set(JAVA_LONG, object - memory.address(), 42L);
+        assertEquals(42L, MemorySegment.ofAddress(object).reinterpret(8).get(JAVA_LONG, 0), "the object's own bytes");
+        pages.freeAddress(object);
+        pages.freeAddress(block);
+    }
+
+    @Test
+    void shouldGiveALargeAllocationItsOwnMappingAsItsMemory() {
+        allocator(16L << 20);
+        long bytes = (8L << 20) + 1;
+        long address = pages.allocateAddress(bytes);
+        MemorySegment memory = pages.memoryOf(address);
+        assertEquals(address, memory.address());
+        assertEquals(pages.usableSize(bytes), memory.byteSize(), "every page of the mapping");
+        memory.set(JAVA_LONG, memory.byteSize() - 8, 42L);
+        pages.freeAddress(address);
+        assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, 0), "the mapping is gone, and says so");
+    }
+
+    @Test
+    void shouldRefuseAccessThroughTheRegionsMemoryOnceClosed() {
+        allocator(16L << 20);
+        long address = pages.allocateAddress(100);
+        MemorySegment memory = pages.memoryOf(address);
+        pages.close();
+        assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, address - memory.address()),
+                "an exception, where the bare address would crash the JVM");
+    }
+
+    @Test
+    void shouldRefuseTheMemoryOfAnAddressItDidNotHandOut() {
+        allocator(16L << 20);
+        refuses(IllegalArgumentException.class, "neither in this allocator's region", () -> pages.memoryOf(16));
+        long large = pages.allocateAddress(8L << 20);
+        refuses(IllegalArgumentException.class, "nor the start of one of its mappings", () -> pages.memoryOf(large + PAGE));
+        pages.freeAddress(large);
+        refuses(IllegalArgumentException.class, "still allocated", () -> pages.memoryOf(large));
     }
 
     @Test

@@ -24,13 +24,14 @@ import java.util.Objects;
  *         .childOption(ChannelOption.ALLOCATOR, new PagodaByteBufAllocator(pages));
  * }
  *
- * <p>The allocator must stay open while any of its buffers is in use. Netty's leak detector
- * works as for any allocator (its default, SIMPLE, samples one buffer in 128). Buffers read and
- * write memory through an address, which needs native access for this module
- * ({@code --enable-native-access=io.pagoda.netty}, or {@code ALL-UNNAMED} on the class path);
- * without it the JDK warns once. As with Netty's pooled buffers, a buffer used after its last
- * release throws {@link io.netty.util.IllegalReferenceCountException} until its object is reused,
- * and then reaches the new owner's bytes.
+ * <p>Netty's leak detector works as for any allocator (its default, SIMPLE, samples one buffer in
+ * 128). Buffers read and write their memory through the segment that holds it
+ * ({@link PageAllocator#memoryOf}), so a buffer, or a ByteBuffer view of it, used after the
+ * allocator was closed throws {@link IllegalStateException} instead of crashing the JVM (and so
+ * does a view of a buffer larger than the largest block after its release, whose mapping is then
+ * gone). As with Netty's pooled buffers, a buffer used after its last release throws
+ * {@link io.netty.util.IllegalReferenceCountException} until its object is reused, and then
+ * reaches the new owner's bytes.
  */
 public final class PagodaByteBufAllocator extends AbstractByteBufAllocator {
 

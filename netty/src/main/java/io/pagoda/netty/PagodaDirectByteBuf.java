@@ -8,12 +8,16 @@ import io.pagoda.PageAllocator;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ScatteringByteChannel;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * A direct ByteBuf over Pagoda memory at an address ({@link PageAllocator#allocateAddress}),
@@ -22,9 +26,10 @@ import java.nio.channels.ScatteringByteChannel;
  * the thread that made it, for that thread's next allocation. So a steady allocate-release cycle
  * costs no heap.
  *
- * <p>Invariants, while the reference count is positive: {@code address} is the start of memory
- * handed out by {@code pages} and not yet freed, of {@code usable} bytes
- * ({@link PageAllocator#usableSize}); {@code capacity() <= usable} and {@code <= maxCapacity()};
+ * <p>Invariants, while the reference count is positive: {@code memory.address() + offset} is the
+ * address of memory handed out by {@code pages} and not yet freed, of {@code usable} bytes
+ * ({@link PageAllocator#usableSize}), and {@code memory} is the segment that holds it
+ * ({@link PageAllocator#memoryOf}); {@code capacity() <= usable} and {@code <= maxCapacity()};
  * {@code view} and {@code internal}, when not null, are ByteBuffers over exactly those
  * {@code usable} bytes, and {@code view}'s position and limit never move. Growth
  * within {@code usable} only moves the capacity; beyond it, the bytes move to new memory and the
@@ -37,7 +42,11 @@ import java.nio.channels.ScatteringByteChannel;
  * buffers derived from it) then reaches the new owner's buffer: nothing can tell the two lives
  * apart without a heap object per allocation.
  *
- * <p>Reads and writes go through {@link AddressMemory} after Netty's index checks. ByteBuffers
+ * <p>Reads and writes go through {@code memory} after Netty's index checks, so the JDK checks
+ * each against the memory's lifetime: a buffer (or a ByteBuffer view of it) touched after its
+ * allocator was closed, or after its mapping was freed, throws {@link IllegalStateException}
+ * instead of crashing the JVM. The segment is the whole region, made once, so an allocation costs
+ * no heap for it. ByteBuffers
  * ({@link #nioBuffer}, {@link #internalNioBuffer}, channel I/O) are views made on demand; two are
  * kept and used again while the memory stays the same, even across a recycle to the same address:
  * one only ever read with absolute indices, which any thread may use at once (duplicates of one
@@ -48,6 +57,13 @@ import java.nio.channels.ScatteringByteChannel;
  */
 final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
 
+    private static final ValueLayout.OfShort SHORT_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt INT_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     /** Bytes a stream copy moves through the heap at a time. */
     private static final int STREAM_CHUNK = 8192;
 
@@ -56,7 +72,10 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     /** Where this object goes back when released: its maker's recycler, or null (a virtual thread's: dropped). */
     private final BufferRecycler home;
 
-    private long address;
+    /** The segment that holds this buffer's memory, for as long as that memory lives; null before the first {@link #reuse}. */
+    private MemorySegment memory;
+    /** Where the memory starts in {@code memory}. */
+    private long offset;
     private int capacity;
     private int usable;
     /** Over the usable bytes, position 0 and limit {@code usable} for good: absolute reads and slices only, from any thread. */
@@ -85,13 +104,17 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
      *         buffer is then left unusable, and the caller drops it
      */
     void reuse(int initialCapacity, int maxCapacity) {
-        long memory = pages.allocateAddress(initialCapacity);
+        long address = pages.allocateAddress(initialCapacity);
+        MemorySegment holder = pages.memoryOf(address);
         int bytes = usableSize(initialCapacity);
-        if (memory != address || bytes != usable) {
+        // The views stay only over the very same bytes of the very same segment: a new mapping
+        // at the old address has another lifetime.
+        if (holder != memory || address != address() || bytes != usable) {
             view = null;
             internal = null;
         }
-        address = memory;
+        memory = holder;
+        offset = address - holder.address();
         usable = bytes;
         capacity = initialCapacity;
         maxCapacity(maxCapacity);
@@ -99,6 +122,10 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         markReaderIndex();
         markWriterIndex();
         resetRefCnt();
+    }
+
+    private long address() {
+        return memory.address() + offset;
     }
 
     /** The bytes Pagoda reserves for {@code bytes}, as many as a ByteBuf can hold. */
@@ -109,7 +136,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     /** The last reference is gone: the memory to Pagoda first, then the object to its recycler, where it may be reused at once. */
     @Override
     protected void deallocate() {
-        pages.freeAddress(address);
+        pages.freeAddress(address());
         if (home != null) {
             home.giveBack(this);
         }
@@ -140,10 +167,13 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
 
     /** To new memory of {@code newCapacity} bytes, with the current bytes; the old memory is freed last, so a failure changes nothing. */
     private void move(int newCapacity) {
-        long memory = pages.allocateAddress(newCapacity);
-        AddressMemory.copy(address, memory, capacity);
-        long old = address;
-        address = memory;
+        long address = pages.allocateAddress(newCapacity);
+        MemorySegment to = pages.memoryOf(address);
+        long toOffset = address - to.address();
+        MemorySegment.copy(memory, offset, to, toOffset, capacity);
+        long old = address();
+        memory = to;
+        offset = toOffset;
         usable = usableSize(newCapacity);
         view = null;
         internal = null;
@@ -204,98 +234,98 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     protected byte _getByte(int index) {
-        return AddressMemory.getByte(address + index);
+        return memory.get(JAVA_BYTE, offset + index);
     }
 
     @Override
     protected short _getShort(int index) {
-        return AddressMemory.getShort(address + index);
+        return memory.get(SHORT_BE, offset + index);
     }
 
     @Override
     protected short _getShortLE(int index) {
-        return AddressMemory.getShortLE(address + index);
+        return memory.get(SHORT_LE, offset + index);
     }
 
     @Override
     protected int _getUnsignedMedium(int index) {
-        long at = address + index;
-        return (AddressMemory.getByte(at) & 0xff) << 16 | AddressMemory.getShort(at + 1) & 0xffff;
+        long at = offset + index;
+        return (memory.get(JAVA_BYTE, at) & 0xff) << 16 | memory.get(SHORT_BE, at + 1) & 0xffff;
     }
 
     @Override
     protected int _getUnsignedMediumLE(int index) {
-        long at = address + index;
-        return AddressMemory.getByte(at) & 0xff | (AddressMemory.getShortLE(at + 1) & 0xffff) << 8;
+        long at = offset + index;
+        return memory.get(JAVA_BYTE, at) & 0xff | (memory.get(SHORT_LE, at + 1) & 0xffff) << 8;
     }
 
     @Override
     protected int _getInt(int index) {
-        return AddressMemory.getInt(address + index);
+        return memory.get(INT_BE, offset + index);
     }
 
     @Override
     protected int _getIntLE(int index) {
-        return AddressMemory.getIntLE(address + index);
+        return memory.get(INT_LE, offset + index);
     }
 
     @Override
     protected long _getLong(int index) {
-        return AddressMemory.getLong(address + index);
+        return memory.get(LONG_BE, offset + index);
     }
 
     @Override
     protected long _getLongLE(int index) {
-        return AddressMemory.getLongLE(address + index);
+        return memory.get(LONG_LE, offset + index);
     }
 
     @Override
     protected void _setByte(int index, int value) {
-        AddressMemory.setByte(address + index, value);
+        memory.set(JAVA_BYTE, offset + index, (byte) value);
     }
 
     @Override
     protected void _setShort(int index, int value) {
-        AddressMemory.setShort(address + index, value);
+        memory.set(SHORT_BE, offset + index, (short) value);
     }
 
     @Override
     protected void _setShortLE(int index, int value) {
-        AddressMemory.setShortLE(address + index, value);
+        memory.set(SHORT_LE, offset + index, (short) value);
     }
 
     @Override
     protected void _setMedium(int index, int value) {
-        long at = address + index;
-        AddressMemory.setByte(at, value >>> 16);
-        AddressMemory.setShort(at + 1, value);
+        long at = offset + index;
+        memory.set(JAVA_BYTE, at, (byte) (value >>> 16));
+        memory.set(SHORT_BE, at + 1, (short) value);
     }
 
     @Override
     protected void _setMediumLE(int index, int value) {
-        long at = address + index;
-        AddressMemory.setByte(at, value);
-        AddressMemory.setShortLE(at + 1, value >>> 8);
+        long at = offset + index;
+        memory.set(JAVA_BYTE, at, (byte) value);
+        memory.set(SHORT_LE, at + 1, (short) (value >>> 8));
     }
 
     @Override
     protected void _setInt(int index, int value) {
-        AddressMemory.setInt(address + index, value);
+        memory.set(INT_BE, offset + index, value);
     }
 
     @Override
     protected void _setIntLE(int index, int value) {
-        AddressMemory.setIntLE(address + index, value);
+        memory.set(INT_LE, offset + index, value);
     }
 
     @Override
     protected void _setLong(int index, long value) {
-        AddressMemory.setLong(address + index, value);
+        memory.set(LONG_BE, offset + index, value);
     }
 
     @Override
     protected void _setLongLE(int index, long value) {
-        AddressMemory.setLongLE(address + index, value);
+        memory.set(LONG_LE, offset + index, value);
     }
 
     // Bulk copies: address to address between Pagoda buffers, else through the other side's array or ByteBuffers.
@@ -305,9 +335,9 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         checkDstIndex(index, length, dstIndex, dst.capacity());
         if (dst instanceof PagodaDirectByteBuf to) {
             to.checkIndex(dstIndex, length);
-            AddressMemory.copy(address + index, to.address + dstIndex, length);
+            MemorySegment.copy(memory, offset + index, to.memory, to.offset + dstIndex, length);
         } else if (dst.hasArray()) {
-            AddressMemory.copy(address + index, dst.array(), dst.arrayOffset() + dstIndex, length);
+            MemorySegment.copy(memory, JAVA_BYTE, offset + index, dst.array(), dst.arrayOffset() + dstIndex, length);
         } else if (dst.nioBufferCount() > 0) {
             for (ByteBuffer part : dst.nioBuffers(dstIndex, length)) {
                 int bytes = part.remaining();
@@ -323,7 +353,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public ByteBuf getBytes(int index, byte[] dst, int dstIndex, int length) {
         checkDstIndex(index, length, dstIndex, dst.length);
-        AddressMemory.copy(address + index, dst, dstIndex, length);
+        MemorySegment.copy(memory, JAVA_BYTE, offset + index, dst, dstIndex, length);
         return this;
     }
 
@@ -344,7 +374,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         byte[] chunk = new byte[Math.min(length, STREAM_CHUNK)];
         for (int done = 0; done < length; ) {
             int bytes = Math.min(chunk.length, length - done);
-            AddressMemory.copy(address + index + done, chunk, 0, bytes);
+            MemorySegment.copy(memory, JAVA_BYTE, offset + index + done, chunk, 0, bytes);
             out.write(chunk, 0, bytes);
             done += bytes;
         }
@@ -370,9 +400,9 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         checkSrcIndex(index, length, srcIndex, src.capacity());
         if (src instanceof PagodaDirectByteBuf from) {
             from.checkIndex(srcIndex, length);
-            AddressMemory.copy(from.address + srcIndex, address + index, length);
+            MemorySegment.copy(from.memory, from.offset + srcIndex, memory, offset + index, length);
         } else if (src.hasArray()) {
-            AddressMemory.copy(src.array(), src.arrayOffset() + srcIndex, address + index, length);
+            MemorySegment.copy(src.array(), src.arrayOffset() + srcIndex, memory, JAVA_BYTE, offset + index, length);
         } else if (src.nioBufferCount() > 0) {
             for (ByteBuffer part : src.nioBuffers(srcIndex, length)) {
                 int bytes = part.remaining();
@@ -388,7 +418,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public ByteBuf setBytes(int index, byte[] src, int srcIndex, int length) {
         checkSrcIndex(index, length, srcIndex, src.length);
-        AddressMemory.copy(src, srcIndex, address + index, length);
+        MemorySegment.copy(src, srcIndex, memory, JAVA_BYTE, offset + index, length);
         return this;
     }
 
@@ -410,7 +440,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         byte[] chunk = new byte[length];
         int bytes = in.read(chunk, 0, length);
         if (bytes > 0) {
-            AddressMemory.copy(chunk, 0, address + index, bytes);
+            MemorySegment.copy(chunk, 0, memory, JAVA_BYTE, offset + index, bytes);
         }
         return bytes;
     }
@@ -452,7 +482,7 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     private ByteBuffer view() {
         ByteBuffer v = view;
         if (v == null) {
-            v = AddressMemory.view(address, usable);
+            v = memory.asSlice(offset, usable).asByteBuffer();
             view = v;
         }
         return v;

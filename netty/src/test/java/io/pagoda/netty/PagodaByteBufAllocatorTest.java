@@ -7,12 +7,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Netty's expectations of an allocator, met with Pagoda memory. */
@@ -113,5 +115,58 @@ class PagodaByteBufAllocatorTest {
             left.release();
         }
         assertEverythingBack();
+    }
+
+    // Buffers whose memory is gone: touched after their allocator was closed, or through a view of
+    // a large buffer after its release, they throw instead of reaching unmapped memory and crashing
+    // the JVM (as each of these did before the buffers went through the memory's segment).
+
+    @Test
+    void shouldThrowWhenABufferIsReadOrWrittenAfterItsAllocatorClosed() {
+        ByteBuf buffer = allocator.directBuffer(64).writeInt(7);
+        pages.close();
+        assertThrows(IllegalStateException.class, () -> buffer.getInt(0));
+        assertThrows(IllegalStateException.class, () -> buffer.setLong(0, 1));
+        assertThrows(IllegalStateException.class, () -> buffer.getBytes(0, new byte[4]));
+        assertThrows(IllegalStateException.class, () -> buffer.setBytes(0, new byte[4]));
+    }
+
+    @Test
+    void shouldThrowWhenAByteBufferViewIsUsedAfterItsAllocatorClosed() {
+        ByteBuf buffer = allocator.directBuffer(64).writeInt(7);
+        ByteBuffer view = buffer.nioBuffer(0, 4);
+        ByteBuffer internal = buffer.internalNioBuffer(0, 4);
+        assertEquals(7, view.getInt(0));
+        pages.close();
+        assertThrows(IllegalStateException.class, () -> view.getInt(0));
+        assertThrows(IllegalStateException.class, () -> internal.putInt(0, 1));
+    }
+
+    @Test
+    void shouldRefuseTheReleaseOfABufferOnceItsAllocatorClosed() {
+        ByteBuf buffer = allocator.directBuffer(64);
+        pages.close();
+        IllegalStateException refused = assertThrows(IllegalStateException.class, buffer::release);
+        assertEquals("PageAllocator is closed", refused.getMessage());
+    }
+
+    @Test
+    void shouldThrowWhenAViewOfALargeBufferIsUsedAfterItsReleaseUnmappedIt() {
+        ByteBuf large = allocator.directBuffer(8 << 20).writeLong(42);
+        ByteBuffer view = large.nioBuffer(0, 8);
+        large.release();
+        assertThrows(IllegalStateException.class, () -> view.getLong(0), "its own mapping is gone");
+    }
+
+    @Test
+    void shouldCopyBetweenARegionBufferAndALargeOneEachThroughItsOwnMemory() {
+        ByteBuf small = allocator.directBuffer(64).writeLong(42);
+        ByteBuf large = allocator.directBuffer(8 << 20).writerIndex(8 << 20).setLong(0, 99);
+        large.setBytes((8 << 20) - 8, small, 0, 8);
+        assertEquals(42, large.getLong((8 << 20) - 8));
+        large.getBytes(0, small, 8, 8);
+        assertEquals(99, small.getLong(8));
+        small.release();
+        large.release();
     }
 }

@@ -82,7 +82,7 @@ final class ServerProcess implements AutoCloseable {
     private static List<String> launchOptions(String mainClass) {
         String modulePath = System.getProperty("jdk.module.path");
         if (modulePath != null) {
-            return List.of("--enable-native-access=io.pagoda,io.pagoda.netty", "--module-path", modulePath,
+            return List.of("--enable-native-access=io.pagoda", "--module-path", modulePath,
                     "--module", ServerProcess.class.getModule().getName() + "/" + mainClass);
         }
         return List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), mainClass);
