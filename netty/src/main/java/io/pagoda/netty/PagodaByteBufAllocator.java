@@ -65,9 +65,9 @@ public final class PagodaByteBufAllocator extends AbstractByteBufAllocator {
         BufferRecycler recycler = Thread.currentThread().isVirtual() ? null : recyclers.get();
         PagodaDirectByteBuf buffer = recycler == null ? null : recycler.take();
         if (buffer == null) {
-            buffer = new PagodaDirectByteBuf(this, recycler);
+            buffer = new PagodaDirectByteBuf(recycler);
         }
-        buffer.reuse(initialCapacity, maxCapacity); // if it throws, the object is dropped
+        buffer.reuse(this, initialCapacity, maxCapacity); // if it throws, the object is dropped
         return toLeakAwareBuffer(buffer);
     }
 

@@ -31,7 +31,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * ({@link PageAllocator#usableSize}), and {@code memory} is the segment that holds it
  * ({@link PageAllocator#memoryOf}); {@code capacity() <= usable} and {@code <= maxCapacity()};
  * {@code view} and {@code internal}, when not null, are ByteBuffers over exactly those
- * {@code usable} bytes, and {@code view}'s position and limit never move. Growth
+ * {@code usable} bytes, and {@code view}'s position and limit never move. Released, it holds no
+ * allocator: {@code allocator} and {@code pages} are null until its next {@link #reuse}. Growth
  * within {@code usable} only moves the capacity; beyond it, the bytes move to new memory and the
  * old memory is freed.
  *
@@ -67,8 +68,10 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     /** Bytes a stream copy moves through the heap at a time. */
     private static final int STREAM_CHUNK = 8192;
 
-    private final PagodaByteBufAllocator allocator;
-    private final PageAllocator pages;
+    /** The allocator of the current life; null while released (see {@link #deallocate}). */
+    private PagodaByteBufAllocator allocator;
+    /** {@code allocator.pages()}, for the memory calls; null while released. */
+    private PageAllocator pages;
     /** Where this object goes back when released: its maker's recycler, or null (a virtual thread's: dropped). */
     private final BufferRecycler home;
 
@@ -89,10 +92,8 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     int returnedChainLength;
 
     /** A buffer without memory yet: {@link #reuse} gives it some before it is handed out. */
-    PagodaDirectByteBuf(PagodaByteBufAllocator allocator, BufferRecycler home) {
+    PagodaDirectByteBuf(BufferRecycler home) {
         super(0);
-        this.allocator = allocator;
-        this.pages = allocator.pages();
         this.home = home;
     }
 
@@ -103,7 +104,9 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
      * @throws io.pagoda.OutOfPagesException as {@link PageAllocator#allocateAddress} does; the
      *         buffer is then left unusable, and the caller drops it
      */
-    void reuse(int initialCapacity, int maxCapacity) {
+    void reuse(PagodaByteBufAllocator allocator, int initialCapacity, int maxCapacity) {
+        this.allocator = allocator;
+        this.pages = allocator.pages();
         long address = pages.allocateAddress(initialCapacity);
         MemorySegment holder = pages.memoryOf(address);
         int bytes = usableSize(initialCapacity);
@@ -137,6 +140,11 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     protected void deallocate() {
         pages.freeAddress(address());
+        // The recycler that keeps this object is a value in its thread's ThreadLocal map, held as
+        // long as the thread lives; an allocator reachable from here would be held as long, and
+        // with it the ThreadLocal, its key, so the entry would never clear.
+        allocator = null;
+        pages = null;
         if (home != null) {
             home.giveBack(this);
         }

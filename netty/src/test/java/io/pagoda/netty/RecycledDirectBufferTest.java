@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.lang.ref.WeakReference;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
@@ -31,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -300,6 +302,36 @@ class RecycledDirectBufferTest {
         }
         buffers.forEach(ByteBuf::release);
         assertEquals(BufferRecycler.MAX_KEPT, reused);
+    }
+
+    @Test
+    void shouldLetAnAllocatorNoLongerUsedBeCollectedWhileTheThreadsThatKeepItsObjectsLive() throws Exception {
+        // A recycler is a value of this thread's ThreadLocal map, which holds it as long as the
+        // thread lives; the objects it keeps must not hold their allocator, or the allocator (and
+        // the closed PageAllocator behind it) would stay as long as every event loop that used it.
+        PageAllocator own = PageAllocator.builder().capacity(16L << 20).build();
+        PagodaByteBufAllocator dropped = new PagodaByteBufAllocator(own);
+        List<ByteBuf> buffers = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            buffers.add(dropped.directBuffer(64));
+        }
+        Thread releaser = new Thread(() -> buffers.subList(0, 4).forEach(ByteBuf::release));
+        releaser.start();
+        releaser.join();
+        buffers.subList(4, 8).forEach(ByteBuf::release);
+        buffers.clear();
+        own.close();
+        WeakReference<PagodaByteBufAllocator> allocatorGone = new WeakReference<>(dropped);
+        WeakReference<PageAllocator> pagesGone = new WeakReference<>(own);
+        dropped = null;
+        own = null;
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while ((allocatorGone.get() != null || pagesGone.get() != null) && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertNull(allocatorGone.get(), "the ByteBuf allocator was collected");
+        assertNull(pagesGone.get(), "the PageAllocator was collected");
     }
 
     @Test
