@@ -29,6 +29,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -123,6 +125,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private static final int PURGE_LIMIT = 64;
     /** Rounds of direct reclaim an allocation tries while each frees something: the kernel's MAX_RECLAIM_RETRIES. */
     private static final int MAX_RECLAIM_RETRIES = 16;
+    /** Open arenas below which opening one never sweeps for orphaned arenas. */
+    private static final int ORPHAN_SWEEP_MINIMUM = 64;
     /** What direct reclaim asks the shrinkers for at least: the kernel's SWAP_CLUSTER_MAX. */
     private static final int DIRECT_RECLAIM_FRAMES = 32;
     /** Slabs live as long as any object in them: long-lived, as the kernel's are unmovable. */
@@ -157,8 +161,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * need ({@link Builder#exactRuns}); null when off.
      */
     private final ExactRuns runs;
-    /** The arenas open now; guarded by this. */
-    private final java.util.Set<PagodaArena> openArenas = new java.util.HashSet<>();
+    /**
+     * The arenas open now. Concurrent, so that a sweep for orphaned arenas needs no monitor (the
+     * slow path sweeps, and may run on the reclaimer, which close() joins under the monitor);
+     * whoever removes an orphaned arena from it frees its blocks, so none is freed twice.
+     */
+    private final Set<PagodaArena> openArenas = ConcurrentHashMap.newKeySet();
+    /** Open arenas at which the next arena opened sweeps for orphaned ones; guarded by this. */
+    private int orphanSweepAt = ORPHAN_SWEEP_MINIMUM;
     private final CacheReaper reaper;
     private final Shrinkers shrinkers = new Shrinkers();
     private final Reclaimer reclaimer;
@@ -1044,7 +1054,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * A new confined arena over this allocator: a bump-pointer {@link Arena} whose segments are
      * cut from blocks it takes from the allocator, for the one thread that made it. Closing it
      * frees everything it handed out at once and makes every segment of it inaccessible, as a
-     * JDK arena does; so does closing the allocator. Cheap to allocate from (no lock: the
+     * JDK arena does; so does closing the allocator. If its thread dies with it open, its blocks
+     * go back at the next {@link #trim()}, the next allocation that runs short of memory, or once
+     * the open arenas have doubled in number, whichever comes first. Cheap to allocate from (no lock: the
      * owner's bump pointer), and a million allocations cost a few dozen blocks.
      *
      * {@snippet lang=java :
@@ -1072,9 +1084,27 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     private Arena openArena(boolean shared) {
         ensureOpen();
+        // Threads that die with their arenas open must not grow the set without bound: sweep
+        // each time it doubles, which costs O(1) per arena opened, amortized.
+        if (openArenas.size() >= orphanSweepAt) {
+            freeOrphanedArenas();
+            orphanSweepAt = Math.max(ORPHAN_SWEEP_MINIMUM, 2 * openArenas.size());
+        }
         PagodaArena arena = new PagodaArena(this, shared);
         openArenas.add(arena);
         return arena;
+    }
+
+    /**
+     * Gives back the blocks of every confined arena whose owner died with it open (no thread can
+     * reach its segments any more), each by the one caller that takes it out of the open arenas.
+     */
+    private void freeOrphanedArenas() {
+        for (PagodaArena arena : openArenas) {
+            if (arena.isOrphaned() && openArenas.remove(arena)) {
+                arena.freeOrphaned();
+            }
+        }
     }
 
     /**
@@ -1116,8 +1146,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return debug == null ? "" : debug.allocationSite(address);
     }
 
+    /** Arenas open now, orphaned ones not yet swept included: for tests. */
+    int openArenaCount() {
+        return openArenas.size();
+    }
+
     /** Called by an arena once it is closed. */
-    synchronized void arenaClosed(PagodaArena arena) {
+    void arenaClosed(PagodaArena arena) {
         openArenas.remove(arena);
     }
 
@@ -1273,15 +1308,16 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * Returns every per-thread cache's blocks and objects to the zones and slabs, and every empty
      * slab to the zones: the calling thread's caches at once, the others' without their owners'
      * help, even if they are blocked forever (it waits only for an owner inside a cache operation
-     * at that moment, a few nanoseconds). Afterwards {@link #buddyinfo()} shows all free memory,
-     * merged.
+     * at that moment, a few nanoseconds). It also frees the blocks of confined arenas whose owner
+     * threads died with them open. Afterwards {@link #buddyinfo()} shows all free memory, merged.
      *
      * @throws IllegalStateException if the allocator is closed
      */
     public void trim() {
         ensureOpen();
         CacheDrainEvent drain = CacheDrainEvent.started(this);
-        slabs.shrink(); // first: the objects it gives back may empty slabs, whose blocks go to the page caches
+        freeOrphanedArenas();
+        slabs.shrink(); // the objects it gives back may empty slabs, whose blocks go to the page caches
         frames.drainAll();
         drain.end(this);
     }
@@ -1427,8 +1463,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         // Unmapping the region under an open arena's segments would let them touch unmapped
         // memory: close shared arenas here, and refuse while a confined one (which only its
         // owner can close) is open and its owner alive.
-        for (PagodaArena arena : List.copyOf(openArenas)) {
-            if (arena.closeForAllocator()) {
+        freeOrphanedArenas();
+        for (PagodaArena arena : openArenas) {
+            if (!arena.isConfined()) {
+                arena.closeForAllocator();
                 openArenas.remove(arena);
             }
         }

@@ -198,23 +198,28 @@ final class PagodaArena implements Arena {
     }
 
     /**
-     * The allocator is closing: close a shared arena from its thread; a confined one refuses while
-     * its owner lives. An owner that died with its arena open left segments that no thread can
-     * reach (a confined scope admits its owner only), so the blocks go back without the JDK scope
-     * being closed, which only that owner could have done; {@link Thread#isAlive()} returning false
-     * orders the owner's writes to this arena before our reads.
+     * Whether this is a confined arena whose owner died with it open: its segments can no longer
+     * be reached (a confined scope admits its owner only), and only that owner could have closed it.
      */
-    boolean closeForAllocator() {
-        if (owner != null) {
-            if (owner.isAlive()) {
-                return false;
-            }
-            if (!closed) {
-                closed = true;
-                freeAll();
-            }
-            return true;
+    boolean isOrphaned() {
+        return owner != null && !owner.isAlive();
+    }
+
+    /**
+     * Gives back the blocks of an {@linkplain #isOrphaned orphaned} arena, without closing the JDK
+     * scope, which only its dead owner could do. {@link Thread#isAlive()} returning false orders
+     * the owner's writes to this arena before our reads. The allocator calls it once per arena, as
+     * whoever takes the arena out of its open arenas.
+     */
+    void freeOrphaned() {
+        if (!closed) { // an Error may have cut the owner's own close short after this was set
+            closed = true;
+            freeAll();
         }
+    }
+
+    /** The allocator is closing: closes a shared arena from the allocator's thread, if its users did not. */
+    void closeForAllocator() {
         lock.lock();
         try {
             if (!closed) {
@@ -222,7 +227,6 @@ final class PagodaArena implements Arena {
                 closed = true;
                 freeAll();
             }
-            return true;
         } finally {
             lock.unlock();
         }

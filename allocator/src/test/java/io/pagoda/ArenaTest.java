@@ -44,6 +44,42 @@ class ArenaTest {
         assertTrue(free < pages.capacity(), "the dead owner's block was still out before the close");
     }
 
+    @Test
+    void shouldGiveBackTheBlocksOfAnArenaWhoseOwnerDiedWithItOpenAtTheNextTrim() throws InterruptedException {
+        Thread owner = Thread.ofPlatform().start(() -> pages.newConfinedArena().allocate(1024)); // never closed
+        owner.join();
+        assertTrue(pages.freeBytes() < pages.capacity(), "the dead owner's block is out");
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "its block went back");
+        assertEquals(0, pages.openArenaCount());
+    }
+
+    @Test
+    void shouldServeAnAllocationFromTheBlocksOfArenasWhoseOwnersDied() throws InterruptedException {
+        try (PageAllocator small = PageAllocator.builder().capacity(16L << 20).minFreeBytes(0).build()) {
+            Thread owner = Thread.ofPlatform().start(() -> {
+                Arena arena = small.newConfinedArena();
+                for (int i = 0; i < 4; i++) {
+                    arena.allocate(3L << 20); // a block of its own each: all 16 MiB
+                }
+            });
+            owner.join();
+            assertEquals(0, small.freeBytes(), "the dead owner holds everything");
+            small.free(small.allocate(4L << 20)); // the slow path frees the orphaned arena's blocks
+            assertEquals(0, small.openArenaCount());
+        }
+    }
+
+    @Test
+    void shouldNotKeepTheArenasOfThreadsThatDiedWithThemOpenWithoutBound() throws InterruptedException {
+        for (int i = 0; i < 1_000; i++) {
+            Thread owner = Thread.ofPlatform().start(() -> pages.newConfinedArena().allocate(16));
+            owner.join();
+        }
+        assertTrue(pages.openArenaCount() <= 128, "open arenas: " + pages.openArenaCount());
+        assertTrue(pages.freeBytes() >= pages.capacity() - (128L << 16), "their blocks went back as they were swept");
+    }
+
     /** As SLUB falls back to its minimum order: with no block of the arena's order free, a smaller one serves. */
     @Test
     void shouldServeASmallRequestFromASmallerBlockWhenMemoryIsFragmented() {
