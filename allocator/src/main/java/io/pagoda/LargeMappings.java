@@ -96,13 +96,29 @@ final class LargeMappings {
         mapping.arena.close(); // unmaps; every segment over it is inaccessible from now on
     }
 
-    /** Unmaps every mapping left: the allocator is closing. */
+    /**
+     * Unmaps every mapping left: the allocator is closing.
+     *
+     * @throws IllegalStateException if a mapping is in use by a native call or an I/O operation
+     *         (the JDK refuses to unmap it then); it stays here, and the others are unmapped, so
+     *         that a later call unmaps what is left
+     */
     void freeAll() {
+        IllegalStateException refused = null;
         for (Long address : byAddress.keySet()) {
             Mapping mapping = byAddress.remove(address);
             if (mapping != null) {
-                mapping.arena.close();
+                try {
+                    mapping.arena.close();
+                } catch (IllegalStateException inUse) {
+                    // Dropped from here, it would stay mapped for good: no one could close it again.
+                    byAddress.put(address, mapping);
+                    refused = refused == null ? inUse : refused;
+                }
             }
+        }
+        if (refused != null) {
+            throw refused;
         }
     }
 }

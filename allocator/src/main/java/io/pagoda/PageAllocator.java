@@ -1454,7 +1454,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      *
      * @throws IllegalStateException if a confined arena of this allocator is still open and its
      *         owner thread alive (nothing is closed but the shared arenas, and the arenas of owners
-     *         that died with them open, whose blocks go back), or if a segment of the region is in use by a native call or an
+     *         that died with them open, whose blocks go back), or if a segment of the region or of a
+     *         large allocation's mapping is in use by a native call or an
      *         I/O operation at that moment (the JDK refuses to unmap it then): the allocator is
      *         closed to every call, but still mapped; call {@code close()} again once that use ends
      */
@@ -1485,8 +1486,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             closed = true;
             reaper.close();
             buddy.retire();
-            largeMappings.freeAll();
         }
+        // Every close, not just the first: a mapping in use by an I/O operation when the first
+        // ran is still mapped, and only a later close can unmap it.
+        largeMappings.freeAll();
         if (!released) {
             region.close(); // throws, and leaves released false, while a segment is acquired
             released = true;

@@ -6,9 +6,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.Pipe;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -408,6 +413,33 @@ class SmallObjectTest {
         pages.close();
         assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, address - memory.address()),
                 "an exception, where the bare address would crash the JVM");
+    }
+
+    @Test
+    void shouldUnmapALargeAllocationOnTheCloseAfterOneThatFoundItInUseByAnIoOperation() throws Exception {
+        allocator(16L << 20);
+        long large = pages.allocateAddress(8L << 20);
+        MemorySegment memory = pages.memoryOf(large);
+        Pipe pipe = Pipe.open();
+        try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
+            Thread reader = Thread.ofPlatform().start(() -> {
+                try {
+                    source.read(memory.asSlice(0, 8).asByteBuffer());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            // In the native read, the JDK holds the mapping's session: it refuses to unmap it.
+            while (reader.isAlive()
+                    && Arrays.stream(reader.getStackTrace()).noneMatch(f -> f.isNativeMethod() && f.getMethodName().startsWith("read"))) {
+                Thread.onSpinWait();
+            }
+            assertThrows(IllegalStateException.class, pages::close);
+            sink.write(ByteBuffer.wrap(new byte[8]));
+            reader.join();
+        }
+        pages.close();
+        assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, 0), "unmapped once the read let go of it");
     }
 
     @Test
