@@ -81,7 +81,9 @@ final class LargeMappings {
      * Unmaps the mapping at an address.
      *
      * @throws IllegalArgumentException if no mapping starts there
-     * @throws IllegalStateException    if another thread frees it at the same moment
+     * @throws IllegalStateException    if another thread frees it at the same moment, or if it is in
+     *         use by a native call or an I/O operation (the JDK refuses to unmap it then): it stays
+     *         allocated, as if this free had not been called
      */
     void free(long address, String describeAllocator) {
         Mapping mapping = byAddress.get(address);
@@ -93,7 +95,26 @@ final class LargeMappings {
             throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(address)
                     + " is being freed by another thread");
         }
-        mapping.arena.close(); // unmaps; every segment over it is inaccessible from now on
+        IllegalStateException refused = unmap(address, mapping);
+        if (refused != null) {
+            throw new IllegalStateException("the mapping at 0x" + Long.toHexString(address) + " is in use by a native call or "
+                    + "an I/O operation, and stays allocated: free it once that use ends", refused);
+        }
+    }
+
+    /**
+     * Unmaps a mapping just taken out of the map; every segment over it is inaccessible from then
+     * on. If the JDK refuses (a native call or an I/O operation holds it), puts it back, since out
+     * of the map no one could ever unmap it, and returns the refusal.
+     */
+    private IllegalStateException unmap(long address, Mapping mapping) {
+        try {
+            mapping.arena.close();
+            return null;
+        } catch (IllegalStateException inUse) {
+            byAddress.put(address, mapping);
+            return inUse;
+        }
     }
 
     /**
@@ -107,15 +128,8 @@ final class LargeMappings {
         IllegalStateException refused = null;
         for (Long address : byAddress.keySet()) {
             Mapping mapping = byAddress.remove(address);
-            if (mapping != null) {
-                try {
-                    mapping.arena.close();
-                } catch (IllegalStateException inUse) {
-                    // Dropped from here, it would stay mapped for good: no one could close it again.
-                    byAddress.put(address, mapping);
-                    refused = refused == null ? inUse : refused;
-                }
-            }
+            IllegalStateException inUse = mapping == null ? null : unmap(address, mapping);
+            refused = refused == null ? inUse : refused;
         }
         if (refused != null) {
             throw refused;

@@ -422,24 +422,49 @@ class SmallObjectTest {
         MemorySegment memory = pages.memoryOf(large);
         Pipe pipe = Pipe.open();
         try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
-            Thread reader = Thread.ofPlatform().start(() -> {
-                try {
-                    source.read(memory.asSlice(0, 8).asByteBuffer());
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-            // In the native read, the JDK holds the mapping's session: it refuses to unmap it.
-            while (reader.isAlive()
-                    && Arrays.stream(reader.getStackTrace()).noneMatch(f -> f.isNativeMethod() && f.getMethodName().startsWith("read"))) {
-                Thread.onSpinWait();
-            }
+            Thread reader = readingInto(memory, source);
             assertThrows(IllegalStateException.class, pages::close);
             sink.write(ByteBuffer.wrap(new byte[8]));
             reader.join();
         }
         pages.close();
         assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, 0), "unmapped once the read let go of it");
+    }
+
+    @Test
+    void shouldKeepALargeAllocationThatAnIoOperationHoldsWhenItsFreeIsRefused() throws Exception {
+        allocator(16L << 20);
+        long large = pages.allocateAddress(8L << 20);
+        MemorySegment memory = pages.memoryOf(large);
+        Pipe pipe = Pipe.open();
+        try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
+            Thread reader = readingInto(memory, source);
+            refuses(IllegalStateException.class, "stays allocated", () -> pages.freeAddress(large));
+            assertSame(memory, pages.memoryOf(large), "still allocated");
+            sink.write(ByteBuffer.wrap(new byte[8]));
+            reader.join();
+        }
+        pages.freeAddress(large);
+        assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, 0), "unmapped once the read let go of it");
+    }
+
+    /**
+     * A thread blocked in a read from the pipe into the memory: inside the native read, the JDK
+     * holds the memory's session, and refuses to unmap it.
+     */
+    private static Thread readingInto(MemorySegment memory, Pipe.SourceChannel source) {
+        Thread reader = Thread.ofPlatform().start(() -> {
+            try {
+                source.read(memory.asSlice(0, 8).asByteBuffer());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        while (reader.isAlive()
+                && Arrays.stream(reader.getStackTrace()).noneMatch(f -> f.isNativeMethod() && f.getMethodName().startsWith("read"))) {
+            Thread.onSpinWait();
+        }
+        return reader;
     }
 
     @Test
