@@ -416,55 +416,53 @@ class SmallObjectTest {
     }
 
     @Test
-    void shouldUnmapALargeAllocationOnTheCloseAfterOneThatFoundItInUseByAnIoOperation() throws Exception {
+    void shouldUnmapALargeAllocationOnTheCloseAfterOneThatFoundItInUseByAnIoOperation() throws Throwable {
         allocator(16L << 20);
-        long large = pages.allocateAddress(8L << 20);
-        MemorySegment memory = pages.memoryOf(large);
-        Pipe pipe = Pipe.open();
-        try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
-            Thread reader = readingInto(memory, source);
-            assertThrows(IllegalStateException.class, pages::close);
-            sink.write(ByteBuffer.wrap(new byte[8]));
-            reader.join();
-        }
+        MemorySegment memory = pages.memoryOf(pages.allocateAddress(8L << 20));
+        whileAnIoOperationHolds(memory, () -> assertThrows(IllegalStateException.class, pages::close));
         pages.close();
         assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, 0), "unmapped once the read let go of it");
     }
 
     @Test
-    void shouldKeepALargeAllocationThatAnIoOperationHoldsWhenItsFreeIsRefused() throws Exception {
+    void shouldKeepALargeAllocationThatAnIoOperationHoldsWhenItsFreeIsRefused() throws Throwable {
         allocator(16L << 20);
         long large = pages.allocateAddress(8L << 20);
         MemorySegment memory = pages.memoryOf(large);
-        Pipe pipe = Pipe.open();
-        try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
-            Thread reader = readingInto(memory, source);
+        whileAnIoOperationHolds(memory, () -> {
             refuses(IllegalStateException.class, "stays allocated", () -> pages.freeAddress(large));
             assertSame(memory, pages.memoryOf(large), "still allocated");
-            sink.write(ByteBuffer.wrap(new byte[8]));
-            reader.join();
-        }
+        });
         pages.freeAddress(large);
         assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, 0), "unmapped once the read let go of it");
     }
 
     /**
-     * A thread blocked in a read from the pipe into the memory: inside the native read, the JDK
-     * holds the memory's session, and refuses to unmap it.
+     * Runs {@code whileHeld} while a thread is blocked in a read from a pipe into the memory
+     * (inside the native read, the JDK holds the memory's session, and refuses to unmap it), then
+     * lets the read end.
      */
-    private static Thread readingInto(MemorySegment memory, Pipe.SourceChannel source) {
-        Thread reader = Thread.ofPlatform().start(() -> {
-            try {
-                source.read(memory.asSlice(0, 8).asByteBuffer());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
+    private static void whileAnIoOperationHolds(MemorySegment memory, Executable whileHeld) throws Throwable {
+        Pipe pipe = Pipe.open();
+        try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
+            Thread reader = Thread.ofPlatform().start(() -> {
+                try {
+                    source.read(memory.asSlice(0, 8).asByteBuffer());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            while (reader.isAlive()
+                    && Arrays.stream(reader.getStackTrace()).noneMatch(f -> f.isNativeMethod() && f.getMethodName().startsWith("read"))) {
+                Thread.onSpinWait();
             }
-        });
-        while (reader.isAlive()
-                && Arrays.stream(reader.getStackTrace()).noneMatch(f -> f.isNativeMethod() && f.getMethodName().startsWith("read"))) {
-            Thread.onSpinWait();
+            try {
+                whileHeld.execute();
+            } finally {
+                sink.write(ByteBuffer.wrap(new byte[8]));
+                reader.join();
+            }
         }
-        return reader;
     }
 
     @Test
