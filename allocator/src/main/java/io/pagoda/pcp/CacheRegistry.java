@@ -45,6 +45,12 @@ public final class CacheRegistry<S> {
         /** Whether the stacks hold anything; read racily, a hint for the reaper. */
         boolean holdsAny(S stacks);
 
+        /**
+         * How many operations the stacks have served, or any count that changes with each one;
+         * read racily, a hint for the reaper that the owner was active since its last look.
+         */
+        long operations(S stacks);
+
         /** The stacks' counters, under a name. */
         CacheSnapshot snapshot(String name, S stacks);
     }
@@ -231,9 +237,9 @@ public final class CacheRegistry<S> {
                 retireLocked(cache);
                 continue;
             }
-            int sequence = cache.sequence();
-            if (sequence != cache.reaperSequence) {
-                cache.reaperSequence = sequence;
+            long operations = keeper.operations(cache.stacks);
+            if (operations != cache.reaperOperations) {
+                cache.reaperOperations = operations;
                 cache.reaperIdleSince = now;
             } else if (now - cache.reaperIdleSince >= idleNanos && keeper.holdsAny(cache.stacks)) {
                 idle.add(cache); // read racily: only a hint of work to do

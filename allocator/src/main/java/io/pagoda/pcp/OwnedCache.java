@@ -13,33 +13,38 @@ import java.util.concurrent.locks.LockSupport;
  * protocol here is the same for all.
  *
  * <h2>The drain protocol</h2>
- * Two fields, each with one writer side: {@code sequence}, odd while the owner is inside an
+ * Two fields, each with one writer side: {@code busy}, 1 while the owner is inside an
  * operation, and {@code drainRequested}, set by a drainer that wants the stacks.
  * <pre>
- * owner:   sequence = odd (opaque) ; light fence ; if drainRequested (acquire): leave, use the zone
- *          ... pop or push ...     ; sequence = even (release)
- * drainer: drainRequested = 1 (volatile) ; heavy fence ; wait until sequence is even (acquire)
+ * owner:   busy = 1 (opaque) ; light fence ; if drainRequested (acquire): leave, use the zone
+ *          ... pop or push ...; busy = 0 (release)
+ * drainer: drainRequested = 1 (volatile) ; heavy fence ; wait until busy is 0 (acquire)
  *          ... take every block ...      ; drainRequested = 0 (release)
  * </pre>
  * This is Dekker's mutual exclusion, with the store-load fence split asymmetrically
  * ({@link AsymmetricFence}): the owner's half costs nothing on Linux, the drainer's is a
  * membarrier. Either the owner's read sees the request (and it keeps off the stacks), or the
- * drainer's read sees the odd sequence (and it waits for the release that ends the operation,
+ * drainer's read sees the owner busy (and it waits for the release that ends the operation,
  * which also publishes the owner's writes to the stacks). A drainer never waits while inside an
  * operation of its own cache, so two drainers cannot wait for each other; drainers take turns
  * under {@link CacheRegistry}'s drain lock. A dead owner needs no protocol: {@link Thread#isAlive()}
  * returning false orders all its writes before the drainer's reads.
+ *
+ * <p>{@code busy} is written with constants, never read by its owner: an operation count would
+ * chain every operation to the one before through a load of the last store, four times per
+ * allocation and free. Whether the owner has been active is the stacks' own counters' business
+ * ({@link CacheRegistry.Keeper#operations}).
  */
 public final class OwnedCache<S> {
 
-    private static final VarHandle SEQUENCE;
+    private static final VarHandle BUSY;
     private static final VarHandle DRAIN_REQUESTED;
     private static final long BACKOFF_NANOS = 20_000;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
-            SEQUENCE = lookup.findVarHandle(OwnedCache.class, "sequence", int.class);
+            BUSY = lookup.findVarHandle(OwnedCache.class, "busy", int.class);
             DRAIN_REQUESTED = lookup.findVarHandle(OwnedCache.class, "drainRequested", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -50,13 +55,14 @@ public final class OwnedCache<S> {
     public final S stacks;
     public final Thread owner;
 
-    /** Written by the owner only; odd inside an operation. */
-    private int sequence;
+    /** Written by the owner only; 1 inside an operation. */
+    @SuppressWarnings("unused") // through BUSY
+    private int busy;
     /** Written by drainers only, under the drain lock; 1 while a drainer holds the stacks. */
     private int drainRequested;
 
     // The reaper's own view, touched only under the drain lock.
-    int reaperSequence;
+    long reaperOperations;
     long reaperIdleSince;
 
     OwnedCache(S stacks, Thread owner) {
@@ -72,14 +78,11 @@ public final class OwnedCache<S> {
      *         caller must not touch the stacks (it goes to the layer below instead)
      */
     public boolean enter() {
-        // Plain read: the owner is the only writer. Normally even; odd only if an Error (a stack
-        // overflow) cut the previous operation short, which the "| 1" makes up for.
-        int begin = (sequence + 1) | 1;
-        SEQUENCE.setOpaque(this, begin);
-        // Store-load: the odd sequence must be visible before drainRequested is read (see the class comment).
+        BUSY.setOpaque(this, 1);
+        // Store-load: busy must be visible before drainRequested is read (see the class comment).
         AsymmetricFence.light();
         if ((int) DRAIN_REQUESTED.getAcquire(this) != 0) {
-            SEQUENCE.setRelease(this, begin + 1);
+            BUSY.setRelease(this, 0);
             return false;
         }
         return true;
@@ -87,7 +90,7 @@ public final class OwnedCache<S> {
 
     /** Owner: ends an operation; the release publishes its writes to the stacks to a later drainer. */
     public void exit() {
-        SEQUENCE.setRelease(this, sequence + 1);
+        BUSY.setRelease(this, 0);
     }
 
     /** Drainer, under the drain lock: asks for the stacks. Follow with a heavy fence, then {@link #awaitQuiescent}. */
@@ -102,7 +105,7 @@ public final class OwnedCache<S> {
      *
      * <p>Operations are short and never block but on a zone lock, so the wait is normally brief.
      * It is bounded all the same: an owner whose operation an Error cut short (a stack overflow
-     * between its two sequence writes) looks busy until its next operation, which may never come.
+     * between its two writes of busy) looks busy until its next operation, which may never come.
      * Such a cache is left alone for this drain.
      *
      * @return true if the owner is outside any operation: the drainer holds the stacks; false if
@@ -110,7 +113,7 @@ public final class OwnedCache<S> {
      */
     boolean awaitQuiescent(long patienceNanos) {
         long deadline = 0;
-        for (int spins = 0; ((int) SEQUENCE.getAcquire(this) & 1) != 0; spins++) {
+        for (int spins = 0; (int) BUSY.getAcquire(this) != 0; spins++) {
             if (spins < 1_000) {
                 Thread.onSpinWait();
                 continue;
@@ -131,10 +134,5 @@ public final class OwnedCache<S> {
     /** Drainer: hands the (now emptied) stacks back; the release publishes the drainer's writes. */
     void releaseDrain() {
         DRAIN_REQUESTED.setRelease(this, 0);
-    }
-
-    /** The owner's operation count times two, odd while inside one: for the reaper's idle check. */
-    int sequence() {
-        return (int) SEQUENCE.getAcquire(this);
     }
 }

@@ -120,6 +120,11 @@ public final class ThreadCaches {
         }
 
         @Override
+        public long operations(CacheStacks stacks) {
+            return stacks.hits + stacks.misses + stacks.frees;
+        }
+
+        @Override
         public CacheSnapshot snapshot(String name, CacheStacks stacks) {
             return CacheSnapshot.of(name, stacks);
         }

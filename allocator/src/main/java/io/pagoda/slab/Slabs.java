@@ -151,6 +151,11 @@ public final class Slabs {
         }
 
         @Override
+        public long operations(Magazines magazines) {
+            return magazines.hits + magazines.misses + magazines.frees;
+        }
+
+        @Override
         public CacheSnapshot snapshot(String name, Magazines magazines) {
             return new CacheSnapshot(name, magazines.hits, magazines.misses, magazines.frees, magazines.refills, magazines.drains,
                     magazines.bytesHeld(classes));
