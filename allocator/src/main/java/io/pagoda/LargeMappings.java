@@ -4,6 +4,7 @@ import io.pagoda.region.Region;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -126,7 +127,9 @@ final class LargeMappings {
      */
     void freeAll() {
         IllegalStateException refused = null;
-        for (Long address : byAddress.keySet()) {
+        // A copy: the live view's iterator follows a removed node to the tail of its bin, where a
+        // refused mapping is put back, so two refused mappings of one bin were visited forever.
+        for (Long address : List.copyOf(byAddress.keySet())) {
             Mapping mapping = byAddress.remove(address);
             IllegalStateException inUse = mapping == null ? null : unmap(address, mapping);
             refused = refused == null ? inUse : refused;

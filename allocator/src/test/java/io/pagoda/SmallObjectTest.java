@@ -437,6 +437,44 @@ class SmallObjectTest {
         assertThrows(IllegalStateException.class, () -> memory.get(JAVA_LONG, 0), "unmapped once the read let go of it");
     }
 
+    @Test
+    void shouldReturnFromACloseThatFindsTwoLargeAllocationsOfOneHashBinInUseByIoOperations() throws Throwable {
+        allocator(16L << 20);
+        long[] pair = twoMappingsInOneBin();
+        MemorySegment first = pages.memoryOf(pair[0]);
+        MemorySegment second = pages.memoryOf(pair[1]);
+        whileAnIoOperationHolds(first, () -> whileAnIoOperationHolds(second, () -> {
+            Thread closer = Thread.ofPlatform().daemon().start(() -> assertThrows(IllegalStateException.class, pages::close));
+            closer.join(Duration.ofSeconds(10));
+            assertFalse(closer.isAlive(), "close() must refuse, not spin over the mappings it puts back");
+        }));
+        pages.close();
+        assertThrows(IllegalStateException.class, () -> first.get(JAVA_LONG, 0), "unmapped once the reads let go");
+        assertThrows(IllegalStateException.class, () -> second.get(JAVA_LONG, 0), "unmapped once the reads let go");
+    }
+
+    /**
+     * Two large allocations whose addresses fall in one bin of the mappings' ConcurrentHashMap
+     * (16 bins while it holds at most 12): the others are freed.
+     */
+    private long[] twoMappingsInOneBin() {
+        long[] byBin = new long[16];
+        List<Long> others = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            long address = pages.allocateAddress(8L << 20);
+            int hash = Long.hashCode(address);
+            int bin = (hash ^ (hash >>> 16)) & 15; // ConcurrentHashMap.spread, then the bin
+            if (byBin[bin] != 0) {
+                others.remove(byBin[bin]);
+                others.forEach(pages::freeAddress);
+                return new long[] {byBin[bin], address};
+            }
+            byBin[bin] = address;
+            others.add(address);
+        }
+        throw new AssertionError("no two of 12 mappings share a bin of 16");
+    }
+
     /**
      * Runs {@code whileHeld} while a thread is blocked in a read from a pipe into the memory
      * (inside the native read, the JDK holds the memory's session, and refuses to unmap it), then
