@@ -1623,6 +1623,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             case PageDescriptors.ALLOCATED -> PageDescriptors.isSlab(info)
                     ? new IllegalArgumentException(block + " is a slab of small objects, which only frees of "
                             + "the objects' own size give back; not freed as " + freedAs)
+                    // A run's blocks carry its flag, so the order matches and yet the free is refused:
+                    // "wrong size" would send the caller after an order that is right.
+                    : (info & PageDescriptors.RUN_FLAG) != 0
+                    ? new IllegalArgumentException(block + " is part of an exact run of frames that allocate handed "
+                            + "out, which only a free of the run from its start gives back; not freed as " + freedAs)
                     : new IllegalArgumentException("wrong size: " + block
                     + " was allocated as order " + PageDescriptors.order(info) + " (" + blockSize(PageDescriptors.order(info))
                     + " bytes), not freed as " + freedAs);

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,6 +78,21 @@ class ExactRunTest {
         assertTrue(inside.getMessage().contains("inside a run"), inside.getMessage());
         assertThrows(IllegalArgumentException.class, () -> pages.freePages(run, 2), "nor a page-level free of its head");
         assertThrows(IllegalArgumentException.class, () -> pages.freePages(run + 4 * PAGE, 0), "nor of a block inside it");
+        assertEquals(before, pages.buddyinfo());
+        pages.freeAddress(run);
+        assertEquals(ALL_FREE, pages.buddyinfo());
+    }
+
+    @Test
+    void shouldSayThatAPageLevelFreeOfARunsBlockIsARunNotAWrongOrder() {
+        long run = pages.allocateAddress(5 * PAGE); // blocks of 4 and 1 frames
+        String before = pages.buddyinfo();
+        for (long block : new long[] {run, run + 4 * PAGE}) {
+            int order = block == run ? 2 : 0; // the order the block's descriptor holds
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.freePages(block, order));
+            assertTrue(refused.getMessage().contains("exact run"), refused.getMessage());
+            assertFalse(refused.getMessage().contains("wrong size"), refused.getMessage());
+        }
         assertEquals(before, pages.buddyinfo());
         pages.freeAddress(run);
         assertEquals(ALL_FREE, pages.buddyinfo());
