@@ -53,6 +53,11 @@ final class LiveBuffers {
         return whole;
     }
 
+    /** Records a buffer taken back as handed out again: its memory's free was refused. */
+    void putBack(MemorySegment whole, ByteBuffer buffer) {
+        byAddress.put(whole.address(), new WeakReference<>(buffer));
+    }
+
     private static RuntimeException refused(ByteBuffer buffer, MemorySegment whole, ByteBuffer live,
                                             java.util.function.Predicate<MemorySegment> ours) {
         String at = "the buffer at 0x" + Long.toHexString(whole.address()) + " of " + buffer.capacity() + " bytes";

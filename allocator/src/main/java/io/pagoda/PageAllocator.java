@@ -1047,7 +1047,15 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public void release(ByteBuffer buffer) {
         ensureOpen();
-        free(liveBuffers.takeBack(buffer, segment -> segment.scope() == regionScope || largeMappings.holds(segment)));
+        MemorySegment whole = liveBuffers.takeBack(buffer, segment -> segment.scope() == regionScope || largeMappings.holds(segment));
+        try {
+            free(whole);
+        } catch (RuntimeException refused) {
+            // The memory stays allocated (an I/O operation holds a large buffer's mapping): so must
+            // the buffer stay out, or no later release could give the memory back.
+            liveBuffers.putBack(whole, buffer);
+            throw refused;
+        }
     }
 
     /**

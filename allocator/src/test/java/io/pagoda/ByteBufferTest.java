@@ -5,6 +5,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -90,6 +91,15 @@ class ByteBufferTest {
             ByteBuffer foreign = other.allocateBuffer(100);
             refuses(IllegalArgumentException.class, "not allocated by this allocator", () -> pages.release(foreign));
         }
+    }
+
+    @Test
+    void shouldKeepALargeBufferThatAnIoOperationHoldsWhenItsReleaseIsRefused() throws Throwable {
+        ByteBuffer buffer = pages.allocateBuffer(8 << 20); // above the largest block: a mapping of its own
+        SmallObjectTest.whileAnIoOperationHolds(MemorySegment.ofBuffer(buffer),
+                () -> refuses(IllegalStateException.class, "stays allocated", () -> pages.release(buffer)));
+        pages.release(buffer); // still handed out: the refused release took nothing back
+        assertThrows(IllegalStateException.class, () -> buffer.get(0), "unmapped once the read let go of it");
     }
 
     @Test

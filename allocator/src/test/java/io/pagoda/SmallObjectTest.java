@@ -480,7 +480,7 @@ class SmallObjectTest {
      * (inside the native read, the JDK holds the memory's session, and refuses to unmap it), then
      * lets the read end.
      */
-    private static void whileAnIoOperationHolds(MemorySegment memory, Executable whileHeld) throws Throwable {
+    static void whileAnIoOperationHolds(MemorySegment memory, Executable whileHeld) throws Throwable {
         Pipe pipe = Pipe.open();
         try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
             Thread reader = Thread.ofPlatform().start(() -> {
