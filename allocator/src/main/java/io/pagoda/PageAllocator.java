@@ -723,7 +723,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      *
      * @throws IllegalArgumentException if the segment is not from this allocator (another
      *         allocator's, a heap segment, a native segment made from an address), does not start
-     *         at an allocated object or block, or is larger than the object or block there
+     *         at an allocated object or block, or is larger than the object, block or mapping there
      * @throws IllegalStateException    if it is free already (a double free), or if the allocator
      *         is closed. A double free of a block merged since with its buddy throws
      *         IllegalArgumentException instead; two frees racing on two threads are a data race in
@@ -886,6 +886,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         ensureOpen();
         if (!largeMappings.holds(segment)) {
             throw notOurs(segment);
+        }
+        // A segment made larger (reinterpret keeps the scope) is refused as it is over a block.
+        MemorySegment mapping = largeMappings.pagesAt(segment.address());
+        if (mapping != null && segment.byteSize() > mapping.byteSize()) {
+            throw new IllegalArgumentException("a segment of " + segment.byteSize() + " bytes at 0x"
+                    + Long.toHexString(segment.address()) + " is larger than the mapping of " + mapping.byteSize() + " bytes there");
         }
         freeMapping(segment.address());
     }

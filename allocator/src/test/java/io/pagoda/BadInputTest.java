@@ -118,6 +118,15 @@ class BadInputTest {
     }
 
     @Test
+    void shouldRejectFreeOfASegmentLargerThanItsMapping() {
+        MemorySegment large = pages.allocate(5L << 20); // above the largest block: a mapping of its own
+        MemorySegment grown = large.reinterpret(64L << 20);
+        rejects(IllegalArgumentException.class, "larger than the mapping", () -> pages.free(grown));
+        assertEquals(large.address(), pages.memoryOf(large.address()).address(), "still allocated");
+        pages.free(large);
+    }
+
+    @Test
     void shouldRejectFreeOfAnAddressOutsideTheRegion() {
         long base = pages.region().base();
         rejects(IllegalArgumentException.class, "is not the start of a frame", () -> pages.freePages(base - PAGE, 0));
