@@ -17,8 +17,11 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class LargeMappings {
 
-    /** A mapping's arena, and its whole memory (every page mapped, beyond the size asked). */
-    private record Mapping(Arena arena, MemorySegment pages) {
+    /**
+     * A mapping's JDK arena, its whole memory (every page mapped, beyond the size asked), and
+     * whether one of Pagoda's arenas took it, which only that arena's close may free.
+     */
+    private record Mapping(Arena arena, MemorySegment pages, boolean arenas) {
     }
 
     private final ConcurrentHashMap<Long, Mapping> byAddress = new ConcurrentHashMap<>();
@@ -51,7 +54,7 @@ final class LargeMappings {
             arena.close();
             throw e;
         }
-        byAddress.put(pages.address(), new Mapping(arena, pages));
+        byAddress.put(pages.address(), new Mapping(arena, pages, false));
         return pages.asSlice(0, byteSize);
     }
 
@@ -81,16 +84,36 @@ final class LargeMappings {
     /**
      * Unmaps the mapping at an address.
      *
-     * @throws IllegalArgumentException if no mapping starts there
+     * @throws IllegalArgumentException if no mapping starts there, or an arena took it
      * @throws IllegalStateException    if another thread frees it at the same moment, or if it is in
      *         use by a native call or an I/O operation (the JDK refuses to unmap it then): it stays
      *         allocated, as if this free had not been called
      */
     void free(long address, String describeAllocator) {
+        free(address, describeAllocator, false);
+    }
+
+    /** Marks the mapping at an address, just allocated, as a Pagoda arena's. */
+    void claimForArena(long address) {
+        byAddress.computeIfPresent(address, (at, mapping) -> new Mapping(mapping.arena, mapping.pages, true));
+    }
+
+    /** An arena's close: unmaps a mapping it took, as {@link #free(long, String)} does. */
+    void freeForArena(long address, String describeAllocator) {
+        free(address, describeAllocator, true);
+    }
+
+    private void free(long address, String describeAllocator, boolean byItsArena) {
         Mapping mapping = byAddress.get(address);
         if (mapping == null) {
             throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this allocator "
                     + describeAllocator + ", or was freed already");
+        }
+        if (mapping.arenas && !byItsArena) {
+            // Its segments have the arena's scope, not the mapping's: unmapped under them, they
+            // would reach unmapped memory and crash the JVM.
+            throw new IllegalArgumentException("the mapping at 0x" + Long.toHexString(address) + " belongs to an arena, "
+                    + "which frees it when it closes");
         }
         if (!byAddress.remove(address, mapping)) {
             throw new IllegalStateException("double free: the mapping at 0x" + Long.toHexString(address)

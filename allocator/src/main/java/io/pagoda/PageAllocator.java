@@ -898,6 +898,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     private void freeMapping(long address) {
         largeMappings.free(address, describeRegion());
+        forgetMapping(address);
+    }
+
+    private void forgetMapping(long address) {
         if (debug != null) {
             debug.freeingLarge(address);
         }
@@ -1163,6 +1167,37 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     /** Arenas open now, orphaned ones not yet swept included: for tests. */
     int openArenaCount() {
         return openArenas.size();
+    }
+
+    /**
+     * An arena took the block at an address: from now on a free by page, address or segment is
+     * refused ({@link PageDescriptors#ARENA_FLAG}), since the arena's segments, of the arena's
+     * own scope, would still reach the block once it served someone else.
+     */
+    void claimBlockForArena(long address) {
+        PageDescriptors descriptors = region.descriptors();
+        int pfn = region.pfn(address);
+        descriptors.setInfo(pfn, descriptors.info(pfn) | PageDescriptors.ARENA_FLAG);
+    }
+
+    /** An arena's close gives back a block it took. */
+    void freeArenaBlock(long address, int order) {
+        PageDescriptors descriptors = region.descriptors();
+        int pfn = region.pfn(address);
+        descriptors.setInfo(pfn, descriptors.info(pfn) & ~PageDescriptors.ARENA_FLAG);
+        freePages(address, order);
+    }
+
+    /** An arena took a mapping: as {@link #claimBlockForArena}, only the arena's close frees it now. */
+    void claimMappingForArena(MemorySegment mapping) {
+        largeMappings.claimForArena(mapping.address());
+    }
+
+    /** An arena's close gives back a mapping it took. */
+    void freeArenaMapping(MemorySegment mapping) {
+        ensureOpen();
+        largeMappings.freeForArena(mapping.address(), describeRegion());
+        forgetMapping(mapping.address());
     }
 
     /** Called by an arena once it is closed. */
@@ -1639,6 +1674,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
                             + "the objects' own size give back; not freed as " + freedAs)
                     // A run's blocks carry its flag, so the order matches and yet the free is refused:
                     // "wrong size" would send the caller after an order that is right.
+                    : (info & PageDescriptors.ARENA_FLAG) != 0
+                    ? new IllegalArgumentException(block + " belongs to an arena, which frees it when it closes; not freed as "
+                            + freedAs)
                     : (info & PageDescriptors.RUN_FLAG) != 0
                     ? new IllegalArgumentException(block + " is part of an exact run of frames that allocate handed "
                             + "out, which only a free of the run from its start gives back; not freed as " + freedAs)

@@ -135,6 +135,7 @@ final class PagodaArena implements Arena {
     private long ownBlock(long byteSize, long byteAlignment) {
         if (byteSize > largestBlock) {
             MemorySegment mapping = pages.allocate(byteSize, byteAlignment);
+            pages.claimMappingForArena(mapping);
             mappings.add(mapping);
             return mapping.address();
         }
@@ -152,6 +153,7 @@ final class PagodaArena implements Arena {
         }
         blocks[blockCount] = address;
         orders[blockCount++] = order;
+        pages.claimBlockForArena(address);
     }
 
     @Override
@@ -188,10 +190,10 @@ final class PagodaArena implements Arena {
 
     private void freeAll() {
         for (int i = 0; i < blockCount; i++) {
-            pages.freePages(blocks[i], orders[i]);
+            pages.freeArenaBlock(blocks[i], orders[i]);
         }
         for (MemorySegment mapping : mappings) {
-            pages.free(mapping);
+            pages.freeArenaMapping(mapping);
         }
         blockCount = 0;
         mappings.clear();

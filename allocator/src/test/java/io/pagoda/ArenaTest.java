@@ -80,6 +80,39 @@ class ArenaTest {
         assertTrue(pages.freeBytes() >= pages.capacity() - (128L << 16), "their blocks went back as they were swept");
     }
 
+    @Test
+    void shouldRefuseAFreeByPageOrAddressOfABlockAnArenaTook() {
+        try (Arena arena = pages.newSharedArena()) {
+            MemorySegment segment = arena.allocate(100);
+            long block = segment.address(); // the first segment starts the arena's first block
+            long free = pages.freeBytes();
+            IllegalArgumentException byAddress = assertThrows(IllegalArgumentException.class, () -> pages.freeAddress(block));
+            assertTrue(byAddress.getMessage().contains("belongs to an arena"), byAddress.getMessage());
+            IllegalArgumentException byPage = assertThrows(IllegalArgumentException.class,
+                    () -> pages.freePages(block, pages.orderForSize(64 << 10)));
+            assertTrue(byPage.getMessage().contains("belongs to an arena"), byPage.getMessage());
+            assertEquals(free, pages.freeBytes(), "nothing freed");
+            segment.set(JAVA_LONG, 0, 42L);
+            assertEquals(42L, segment.get(JAVA_LONG, 0), "the arena's segment still holds its block");
+        }
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "the arena's close gave it back");
+        InvariantChecker.check(pages, java.util.Map.of(), java.util.Set.of());
+    }
+
+    @Test
+    void shouldRefuseAFreeByAddressOfAMappingAnArenaTook() {
+        MemorySegment large;
+        try (Arena arena = pages.newSharedArena()) {
+            large = arena.allocate(8L << 20); // above the largest block: a mapping of its own
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> pages.freeAddress(large.address()));
+            assertTrue(refused.getMessage().contains("belongs to an arena"), refused.getMessage());
+            large.set(JAVA_LONG, large.byteSize() - 8, 42L); // still mapped: this would crash the JVM if it were not
+            assertEquals(42L, large.get(JAVA_LONG, large.byteSize() - 8));
+        }
+        assertThrows(IllegalStateException.class, () -> large.get(JAVA_LONG, 0), "the arena's close unmapped it");
+    }
+
     /** As SLUB falls back to its minimum order: with no block of the arena's order free, a smaller one serves. */
     @Test
     void shouldServeASmallRequestFromASmallerBlockWhenMemoryIsFragmented() {

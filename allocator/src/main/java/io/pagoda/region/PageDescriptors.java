@@ -45,14 +45,15 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  *
  * <h2>The info word</h2>
  * <pre>
- *  31                 16   15     14   13        10 9           2 1     0
- * +---------------------+------+------+------------+-------------+-------+
- * |        zero         | run  | slab |  lifetime  |    order    | state |
- * +---------------------+------+------+------------+-------------+-------+
+ *  31            17   16      15     14   13        10 9           2 1     0
+ * +----------------+-------+------+------+------------+-------------+-------+
+ * |      zero      | arena | run  | slab |  lifetime  |    order    | state |
+ * +----------------+-------+------+------+------------+-------------+-------+
  * </pre>
  * The slab flag (the kernel's {@code PG_slab}) marks an allocated head whose block a slab class
- * owns; the run flag, every block of an exact run. The page-level free refuses both, since the
- * info word is then not that of a plain allocated block.
+ * owns; the run flag, every block of an exact run; the arena flag, a block an arena took. The
+ * page-level free refuses all three, since the info word is then not that of a plain allocated
+ * block: only their owner gives them back, after clearing its flag.
  *
  * <h2>The slab word</h2>
  * <pre>
@@ -136,6 +137,9 @@ public final class PageDescriptors {
      * power of two, made of allocated blocks that are freed together (see {@code ExactRuns}).
      */
     public static final int RUN_FLAG = SLAB_FLAG << 1;
+
+    /** The info word's flag of a block that an arena took, which only the arena's close frees. */
+    public static final int ARENA_FLAG = RUN_FLAG << 1;
 
     /** Largest order an info word can hold. */
     public static final int MAX_ORDER_LIMIT = (1 << ORDER_BITS) - 1;
