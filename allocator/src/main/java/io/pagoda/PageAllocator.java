@@ -524,6 +524,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * @throws IllegalArgumentException if byteSize is negative
      * @throws OutOfPagesException      if no free block large enough exists, even after every cache
      *                                  and empty slab was given back
+     * @throws OutOfMemoryError         if the operating system refuses the mapping of a size above
+     *                                  the largest block (its address space is smaller than 2^47
+     *                                  bytes, less what is mapped already); nothing changes
      * @throws IllegalStateException    if the allocator is closed
      */
     @Override
