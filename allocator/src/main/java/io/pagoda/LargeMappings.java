@@ -12,8 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * a shared arena of its own, so that freeing it makes every segment over it inaccessible (an
  * access after free throws, where an unmapped page would crash the JVM).
  *
- * <p>Invariant: a mapping is in {@link #byAddress} from its allocation to its free, and its arena
- * is closed exactly once, by whoever removes it from there (a free, or the allocator's close).
+ * <p>Invariant: a mapping is in {@link #byAddress} from its allocation to its free, and its JDK
+ * arena is closed exactly once, by whoever removes it from there (a free, or the allocator's
+ * close) and has it unmapped; a mapping the JDK refuses to unmap goes back in.
  */
 final class LargeMappings {
 
@@ -21,7 +22,7 @@ final class LargeMappings {
      * A mapping's JDK arena, its whole memory (every page mapped, beyond the size asked), and
      * whether one of Pagoda's arenas took it, which only that arena's close may free.
      */
-    private record Mapping(Arena arena, MemorySegment pages, boolean arenas) {
+    private record Mapping(Arena arena, MemorySegment pages, boolean arenaOwned) {
     }
 
     private final ConcurrentHashMap<Long, Mapping> byAddress = new ConcurrentHashMap<>();
@@ -109,7 +110,7 @@ final class LargeMappings {
             throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this allocator "
                     + describeAllocator + ", or was freed already");
         }
-        if (mapping.arenas && !byItsArena) {
+        if (mapping.arenaOwned && !byItsArena) {
             // Its segments have the arena's scope, not the mapping's: unmapped under them, they
             // would reach unmapped memory and crash the JVM.
             throw new IllegalArgumentException("the mapping at 0x" + Long.toHexString(address) + " belongs to an arena, "

@@ -993,6 +993,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
         MemorySegment mapping = largeMappings.pagesAt(address);
         if (mapping == null) {
+            ensureOpen(); // a close since the first check freed every mapping: say so, not "not ours"
             throw new IllegalArgumentException("0x" + Long.toHexString(address) + " is neither in this allocator's region "
                     + describeRegion() + " nor the start of one of its mappings still allocated");
         }
