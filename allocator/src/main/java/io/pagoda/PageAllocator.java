@@ -1676,8 +1676,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             case PageDescriptors.ALLOCATED -> PageDescriptors.isSlab(info)
                     ? new IllegalArgumentException(block + " is a slab of small objects, which only frees of "
                             + "the objects' own size give back; not freed as " + freedAs)
-                    // A run's blocks carry its flag, so the order matches and yet the free is refused:
-                    // "wrong size" would send the caller after an order that is right.
+                    // An arena's and a run's blocks carry their flag, so the order matches and yet the
+                    // free is refused: "wrong size" would send the caller after an order that is right.
                     : (info & PageDescriptors.ARENA_FLAG) != 0
                     ? new IllegalArgumentException(block + " belongs to an arena, which frees it when it closes; not freed as "
                             + freedAs)
