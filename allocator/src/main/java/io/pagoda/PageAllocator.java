@@ -1107,10 +1107,15 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private Arena openArena(boolean shared) {
         ensureOpen();
         // Threads that die with their arenas open must not grow the set without bound: sweep
-        // each time it doubles, which costs O(1) per arena opened, amortized.
-        if (openArenas.size() >= orphanSweepAt) {
+        // each time it doubles, which costs O(1) per arena opened, amortized. Once a peak has
+        // passed (a quarter of it left open), count the doubling from what is open now, or the
+        // orphans of the quiet time after it would wait for the next trim.
+        int open = openArenas.size();
+        if (open >= orphanSweepAt) {
             freeOrphanedArenas();
             orphanSweepAt = Math.max(ORPHAN_SWEEP_MINIMUM, 2 * openArenas.size());
+        } else if (4 * open < orphanSweepAt) {
+            orphanSweepAt = Math.max(ORPHAN_SWEEP_MINIMUM, 2 * open);
         }
         PagodaArena arena = new PagodaArena(this, shared);
         openArenas.add(arena);

@@ -81,6 +81,20 @@ class ArenaTest {
     }
 
     @Test
+    void shouldSweepTheArenasOfDeadThreadsSoonAgainOnceAPeakOfOpenArenasHasPassed() throws InterruptedException {
+        List<Arena> peak = new ArrayList<>();
+        for (int i = 0; i < 1_000; i++) {
+            peak.add(pages.newConfinedArena());
+        }
+        peak.forEach(Arena::close);
+        for (int i = 0; i < 300; i++) {
+            Thread owner = Thread.ofPlatform().start(() -> pages.newConfinedArena().allocate(16));
+            owner.join();
+        }
+        assertTrue(pages.openArenaCount() <= 128, "open arenas, after a peak of 1000 had closed: " + pages.openArenaCount());
+    }
+
+    @Test
     void shouldRefuseAFreeByPageOrAddressOfABlockAnArenaTook() {
         try (Arena arena = pages.newSharedArena()) {
             MemorySegment segment = arena.allocate(100);
