@@ -12,9 +12,9 @@ import java.util.function.ToLongFunction;
 /**
  * The per-thread caches of one kind (the page stacks in front of a zone, the object magazines in
  * front of the slabs): which cache is the calling thread's, and how other threads take back what
- * the caches hold. The layer that owns the caches decides what they hold ({@code S}) and what
- * giving it back means ({@link Keeper}); the registry keeps the threads, the protocol and the
- * counters.
+ * the caches hold. The layer that owns the caches decides what they hold (its subclass of
+ * {@link OwnedCache}, {@code S}) and what giving it back means ({@link Keeper}); the registry keeps
+ * the threads, the protocol and the counters.
  *
  * <h2>Finding the thread's cache</h2>
  * A platform thread owns a cache, used without lock or CAS ({@link OwnedCache}), found through a
@@ -31,13 +31,13 @@ import java.util.function.ToLongFunction;
  * for longer than the idle timeout; a {@link CacheReaper} calls it periodically. Drainers take
  * turns under one drain lock, never held by an owner inside an operation.
  */
-public final class CacheRegistry<S> {
+public final class CacheRegistry<S extends OwnedCache> {
 
     /** What a layer tells the registry about what its caches hold. */
-    public interface Keeper<S> {
+    public interface Keeper<S extends OwnedCache> {
 
-        /** Empty contents for a new cache. */
-        S newStacks();
+        /** A new, empty cache owned by {@code owner}; with no owner (null), a shared stripe's contents. */
+        S newCache(Thread owner);
 
         /** Gives back everything the stacks hold to the layer below. The caller holds the stacks. */
         void empty(S stacks);
@@ -64,9 +64,9 @@ public final class CacheRegistry<S> {
 
     private final Keeper<S> keeper;
     private final long idleNanos;
-    private final ThreadLocal<OwnedCache<S>> local;
+    private final ThreadLocal<S> local;
     private final SharedCache<S>[] shared;
-    private final CopyOnWriteArrayList<OwnedCache<S>> owned = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<S> owned = new CopyOnWriteArrayList<>();
     /**
      * The owned caches by thread id, direct-mapped: slot {@code threadId & (length - 1)}. A hit is
      * a few independent loads where a {@link ThreadLocal} lookup is a chain of dependent ones (a
@@ -75,7 +75,7 @@ public final class CacheRegistry<S> {
      * stale table, or a slot not yet seen, only sends the lookup to the ThreadLocal, and the fields
      * of a cache that the lookup reads are final, so a cache seen is a cache fully built.
      */
-    private volatile OwnedCache<S>[] byThreadId = newTable(16);
+    private volatile S[] byThreadId = newTable(16);
     private final Object registryLock = new Object();
     private final ReentrantLock drainLock = new ReentrantLock();
     /** Counters of the caches of dead threads, folded in when they are retired. Guarded by drainLock. */
@@ -90,14 +90,14 @@ public final class CacheRegistry<S> {
         @SuppressWarnings("unchecked")
         SharedCache<S>[] stripesArray = (SharedCache<S>[]) new SharedCache<?>[stripes];
         for (int i = 0; i < stripes; i++) {
-            stripesArray[i] = new SharedCache<>(keeper.newStacks(), i);
+            stripesArray[i] = new SharedCache<>(keeper.newCache(null), i);
         }
         this.shared = stripesArray;
     }
 
     @SuppressWarnings("unchecked")
-    private static <S> OwnedCache<S>[] newTable(int length) {
-        return (OwnedCache<S>[]) new OwnedCache<?>[length];
+    private static <S extends OwnedCache> S[] newTable(int length) {
+        return (S[]) new OwnedCache[length];
     }
 
     /**
@@ -105,14 +105,14 @@ public final class CacheRegistry<S> {
      * owns no cache; a thread not yet registered; one whose slot another thread holds). The fast
      * path's lookup: a handful of loads, small enough to inline.
      */
-    public OwnedCache<S> tabledCache(Thread thread) {
-        OwnedCache<S>[] table = byThreadId;
-        OwnedCache<S> cache = table[(int) thread.threadId() & (table.length - 1)];
+    public S tabledCache(Thread thread) {
+        S[] table = byThreadId;
+        S cache = table[(int) thread.threadId() & (table.length - 1)];
         return cache != null && cache.owner == thread ? cache : null;
     }
 
     /** The calling platform thread's cache, registered on first use. */
-    public OwnedCache<S> ownedCache() {
+    public S ownedCache() {
         return local.get();
     }
 
@@ -122,21 +122,21 @@ public final class CacheRegistry<S> {
         return shared[(int) ((thread.threadId() * 0x9E3779B97F4A7C15L) >>> 40) & (shared.length - 1)];
     }
 
-    private OwnedCache<S> register() {
+    private S register() {
         Thread thread = Thread.currentThread();
         // A thread whose thread locals were wiped (pools do that between tasks) keeps its cache.
-        for (OwnedCache<S> existing : owned) {
+        for (S existing : owned) {
             if (existing.owner == thread) {
                 return existing;
             }
         }
-        OwnedCache<S> cache = new OwnedCache<>(keeper.newStacks(), thread);
+        S cache = keeper.newCache(thread);
         synchronized (registryLock) {
             owned.add(cache);
-            OwnedCache<S>[] table = byThreadId;
+            S[] table = byThreadId;
             if (owned.size() > table.length / 2) {
                 table = newTable(table.length * 2);
-                for (OwnedCache<S> live : owned) {
+                for (S live : owned) {
                     install(table, live);
                 }
                 byThreadId = table;
@@ -148,9 +148,9 @@ public final class CacheRegistry<S> {
     }
 
     /** Puts a cache in its slot unless a live thread's cache holds it. Under registryLock. */
-    private static <S> void install(OwnedCache<S>[] table, OwnedCache<S> cache) {
+    private static <S extends OwnedCache> void install(S[] table, S cache) {
         int slot = (int) cache.owner.threadId() & (table.length - 1);
-        OwnedCache<S> occupant = table[slot];
+        S occupant = table[slot];
         if (occupant == null || !occupant.owner.isAlive()) {
             table[slot] = cache;
         }
@@ -176,7 +176,7 @@ public final class CacheRegistry<S> {
      */
     public void drainAllLocked() {
         assert drainLock.isHeldByCurrentThread();
-        drainOwnedLocked(owned.toArray(new OwnedCache<?>[0]));
+        drainOwnedLocked(owned.toArray(new OwnedCache[0]));
         for (SharedCache<S> cache : shared) {
             cache.lock();
             try {
@@ -188,21 +188,21 @@ public final class CacheRegistry<S> {
     }
 
     /** Drains the given owned caches under the protocol: one heavy fence for all of them. */
-    private void drainOwnedLocked(OwnedCache<?>[] caches) {
-        for (OwnedCache<?> cache : caches) {
+    private void drainOwnedLocked(OwnedCache[] caches) {
+        for (OwnedCache cache : caches) {
             cache.requestDrain();
         }
         AsymmetricFence.heavy();
-        for (OwnedCache<?> any : caches) {
+        for (OwnedCache any : caches) {
             @SuppressWarnings("unchecked")
-            OwnedCache<S> cache = (OwnedCache<S>) any;
+            S cache = (S) any;
             if (!cache.owner.isAlive()) {
                 retireLocked(cache); // dead: isAlive() ordered its writes before ours
                 continue;
             }
             try {
                 if (cache.awaitQuiescent(DRAIN_PATIENCE_NANOS)) {
-                    keeper.empty(cache.stacks);
+                    keeper.empty(cache);
                 }
             } finally {
                 cache.releaseDrain(); // whatever happened, the owner gets its cache back
@@ -210,17 +210,17 @@ public final class CacheRegistry<S> {
         }
     }
 
-    private void retireLocked(OwnedCache<S> cache) {
-        keeper.empty(cache.stacks);
+    private void retireLocked(S cache) {
+        keeper.empty(cache);
         synchronized (registryLock) {
             owned.remove(cache);
-            OwnedCache<S>[] table = byThreadId;
+            S[] table = byThreadId;
             int slot = (int) cache.owner.threadId() & (table.length - 1);
             if (table[slot] == cache) {
                 table[slot] = null;
             }
         }
-        retired = retired.plus(keeper.snapshot("retired", cache.stacks));
+        retired = retired.plus(keeper.snapshot("retired", cache));
     }
 
     /**
@@ -231,22 +231,22 @@ public final class CacheRegistry<S> {
      */
     public void reapLocked(long now) {
         assert drainLock.isHeldByCurrentThread();
-        List<OwnedCache<S>> idle = new ArrayList<>();
-        for (OwnedCache<S> cache : owned) {
+        List<S> idle = new ArrayList<>();
+        for (S cache : owned) {
             if (!cache.owner.isAlive()) {
                 retireLocked(cache);
                 continue;
             }
-            long operations = keeper.operations(cache.stacks);
+            long operations = keeper.operations(cache);
             if (operations != cache.reaperOperations) {
                 cache.reaperOperations = operations;
                 cache.reaperIdleSince = now;
-            } else if (now - cache.reaperIdleSince >= idleNanos && keeper.holdsAny(cache.stacks)) {
+            } else if (now - cache.reaperIdleSince >= idleNanos && keeper.holdsAny(cache)) {
                 idle.add(cache); // read racily: only a hint of work to do
             }
         }
         if (!idle.isEmpty()) {
-            drainOwnedLocked(idle.toArray(new OwnedCache<?>[0]));
+            drainOwnedLocked(idle.toArray(new OwnedCache[0]));
         }
         for (SharedCache<S> cache : shared) {
             int operations = cache.operations; // racy read: a hint, as above
@@ -266,8 +266,8 @@ public final class CacheRegistry<S> {
     /** Sums a measure over every live cache: racy while threads run, exact at quiescent points. */
     public long sum(ToLongFunction<S> measure) {
         long sum = 0;
-        for (OwnedCache<S> cache : owned) {
-            sum += measure.applyAsLong(cache.stacks);
+        for (S cache : owned) {
+            sum += measure.applyAsLong(cache);
         }
         for (SharedCache<S> cache : shared) {
             sum += measure.applyAsLong(cache.stacks);
@@ -278,8 +278,8 @@ public final class CacheRegistry<S> {
     /** Each live cache's counters: the owner thread's name, or "shared-N". */
     public List<CacheSnapshot> snapshots() {
         List<CacheSnapshot> snapshots = new ArrayList<>();
-        for (OwnedCache<S> cache : owned) {
-            snapshots.add(keeper.snapshot(cache.owner.getName(), cache.stacks));
+        for (S cache : owned) {
+            snapshots.add(keeper.snapshot(cache.owner.getName(), cache));
         }
         for (SharedCache<S> cache : shared) {
             snapshots.add(keeper.snapshot("shared-" + cache.index, cache.stacks));
@@ -303,8 +303,8 @@ public final class CacheRegistry<S> {
 
     /** Visits what every live cache holds. Only at a quiescent point (no thread inside an operation). */
     public void forEach(Consumer<S> visitor) {
-        for (OwnedCache<S> cache : owned) {
-            visitor.accept(cache.stacks);
+        for (S cache : owned) {
+            visitor.accept(cache);
         }
         for (SharedCache<S> cache : shared) {
             visitor.accept(cache.stacks);

@@ -16,10 +16,11 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  * {@code stride} is the largest {@code high + 1}.
  *
  * <p>Not thread-safe: exactly one thread at a time holds a cache (its owner, or a drainer that took
- * it under {@link OwnedCache}'s protocol, or the holder of a {@link SharedCache}'s lock). The
- * counters are read racily by statistics; they are exact at quiescent points.
+ * it under the protocol of {@link OwnedCache}, which this class extends, or the holder of a
+ * {@link SharedCache}'s lock). The counters are read racily by statistics; they are exact at
+ * quiescent points.
  */
-final class CacheStacks {
+final class CacheStacks extends OwnedCache {
 
     private final int[] slots;
     private final int orders;
@@ -34,8 +35,12 @@ final class CacheStacks {
     long refills;
     long drains;
 
-    /** @param high the most blocks of each order the stacks hold; each stack has room for one more */
-    CacheStacks(int[] high, int largestBatch) {
+    /**
+     * @param high  the most blocks of each order the stacks hold; each stack has room for one more
+     * @param owner the thread that owns them, or null for a shared stripe's
+     */
+    CacheStacks(int[] high, int largestBatch, Thread owner) {
+        super(owner);
         int largest = 0;
         for (int blocks : high) {
             largest = Math.max(largest, blocks);

@@ -9,8 +9,12 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The cache of one platform thread, its owner, who uses it with neither a lock nor a CAS; other
  * threads (drainers) can still take what it holds at any time, even while the owner is blocked
- * forever. What it holds ({@code S}: page stacks, object magazines) is the layer's business; the
- * protocol here is the same for all.
+ * forever. Each layer's cache extends it and holds its own stacks ({@link CacheStacks}, the slab
+ * layer's magazines); the protocol here is the same for all. One object per thread and layer, so
+ * that the fast path reaches the protocol's flags and the stacks through one reference, with no
+ * cast: a holder of stacks behind a type parameter cost the page pair half a nanosecond, and the
+ * slab pair two. A {@link SharedCache} stripe's contents are of the same class, with no owner:
+ * the stripe's lock guards them, and the protocol is never used.
  *
  * <h2>The drain protocol</h2>
  * Two fields, each with one writer side: {@code busy}, 1 while the owner is inside an
@@ -35,7 +39,7 @@ import java.util.concurrent.locks.LockSupport;
  * allocation and free. Whether the owner has been active is the stacks' own counters' business
  * ({@link CacheRegistry.Keeper#operations}).
  */
-public final class OwnedCache<S> {
+public abstract class OwnedCache {
 
     private static final VarHandle BUSY;
     private static final VarHandle DRAIN_REQUESTED;
@@ -51,8 +55,7 @@ public final class OwnedCache<S> {
         }
     }
 
-    /** What the cache holds: touched only inside an operation, or by a drainer that holds it. */
-    public final S stacks;
+    /** The thread that owns the cache; null for the contents of a {@link SharedCache} stripe. */
     public final Thread owner;
 
     /** Written by the owner only; 1 inside an operation. */
@@ -65,8 +68,7 @@ public final class OwnedCache<S> {
     long reaperOperations;
     long reaperIdleSince;
 
-    OwnedCache(S stacks, Thread owner) {
-        this.stacks = stacks;
+    protected OwnedCache(Thread owner) {
         this.owner = owner;
         this.reaperIdleSince = System.nanoTime(); // published with the cache by the registry's list
     }

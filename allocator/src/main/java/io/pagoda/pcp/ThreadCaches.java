@@ -105,8 +105,8 @@ public final class ThreadCaches {
     /** What the registry needs to know of page stacks. */
     private final class PageKeeper implements CacheRegistry.Keeper<CacheStacks> {
         @Override
-        public CacheStacks newStacks() {
-            return new CacheStacks(high, batch[0]);
+        public CacheStacks newCache(Thread owner) {
+            return new CacheStacks(high, batch[0], owner);
         }
 
         @Override
@@ -157,11 +157,11 @@ public final class ThreadCaches {
      */
     public int allocate(int order) {
         // Fast path: the calling platform thread's own cache, found in the thread-id table.
-        OwnedCache<CacheStacks> cache = registry.tabledCache(Thread.currentThread());
+        CacheStacks cache = registry.tabledCache(Thread.currentThread());
         if (cache != null && cache.enter()) {
             int pfn;
             try {
-                pfn = takeFrom(cache.stacks, order);
+                pfn = takeFrom(cache, order);
             } finally {
                 cache.exit();
             }
@@ -191,12 +191,12 @@ public final class ThreadCaches {
                 cache.unlock();
             }
         } else {
-            OwnedCache<CacheStacks> cache = registry.ownedCache();
+            CacheStacks cache = registry.ownedCache();
             if (!cache.enter()) {
                 return zone.allocate(order, LIFETIME); // a drainer holds our stacks
             }
             try {
-                pfn = takeFrom(cache.stacks, order);
+                pfn = takeFrom(cache, order);
             } finally {
                 cache.exit();
             }
@@ -279,10 +279,10 @@ public final class ThreadCaches {
     private void pushFreed(int pfn, int order) {
         // The block is the caller's until pushed, so its descriptor is written outside the operation.
         descriptors.setInfo(pfn, PageDescriptors.info(CACHED, order, LIFETIME));
-        OwnedCache<CacheStacks> cache = registry.tabledCache(Thread.currentThread());
+        CacheStacks cache = registry.tabledCache(Thread.currentThread());
         if (cache != null && cache.enter()) {
             try {
-                push(cache.stacks, pfn, order);
+                push(cache, pfn, order);
             } finally {
                 cache.exit();
             }
@@ -308,13 +308,13 @@ public final class ThreadCaches {
             }
             return;
         }
-        OwnedCache<CacheStacks> cache = registry.ownedCache();
+        CacheStacks cache = registry.ownedCache();
         if (!cache.enter()) {
             zone.freeCached(pfn, order); // a drainer holds our stacks
             return;
         }
         try {
-            push(cache.stacks, pfn, order);
+            push(cache, pfn, order);
         } finally {
             cache.exit();
         }

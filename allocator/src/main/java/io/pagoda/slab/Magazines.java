@@ -1,5 +1,7 @@
 package io.pagoda.slab;
 
+import io.pagoda.pcp.OwnedCache;
+
 /**
  * The free objects one per-thread cache holds: for each slab class, a stack of object offsets
  * (Bonwick's magazines). The top is the most recently freed object, still warm in the CPU caches,
@@ -14,10 +16,11 @@ package io.pagoda.slab;
  * and one length: the fast path is a few loads and stores, no pointer chase.
  *
  * <p>Not thread-safe: exactly one thread at a time holds the magazines, as for the page caches'
- * {@code CacheStacks}. {@link #scratch} belongs to the owner alone (or the holder of a shared
- * stripe's lock), even outside an operation: a drainer never touches it.
+ * {@code CacheStacks}; like them, they are the owner's {@link OwnedCache}, under its drain
+ * protocol. {@link #scratch} belongs to the owner alone (or the holder of a shared stripe's lock),
+ * even outside an operation: a drainer never touches it.
  */
-final class Magazines {
+final class Magazines extends OwnedCache {
 
     /** Returned by {@link #pop} when the class's stack is empty. Offsets are never negative. */
     static final long EMPTY = -1;
@@ -34,7 +37,8 @@ final class Magazines {
     long refills;
     long drains;
 
-    Magazines(int[] high, int largestBatch) {
+    Magazines(int[] high, int largestBatch, Thread owner) {
+        super(owner);
         this.classes = high.length;
         int total = 3 * classes;
         for (int blocks : high) {

@@ -2,7 +2,6 @@ package io.pagoda.slab;
 
 import io.pagoda.pcp.CacheRegistry;
 import io.pagoda.pcp.CacheSnapshot;
-import io.pagoda.pcp.OwnedCache;
 import io.pagoda.pcp.SharedCache;
 import io.pagoda.region.PageDescriptors;
 
@@ -136,8 +135,8 @@ public final class Slabs {
         }
 
         @Override
-        public Magazines newStacks() {
-            return new Magazines(high, scratch);
+        public Magazines newCache(Thread owner) {
+            return new Magazines(high, scratch, owner);
         }
 
         @Override
@@ -173,15 +172,15 @@ public final class Slabs {
      * @return its offset in the region, or {@link #NO_OBJECT} if no block is left for a new slab
      */
     public long allocate(int sizeClass) {
-        OwnedCache<Magazines> cache = registry.tabledCache(Thread.currentThread());
+        Magazines cache = registry.tabledCache(Thread.currentThread());
         return cache != null && cache.enter() ? allocateEntered(cache, sizeClass) : allocateSlow(sizeClass);
     }
 
     /** Pops the owner's magazine, inside the operation its caller entered; refills it outside. */
-    private long allocateEntered(OwnedCache<Magazines> cache, int sizeClass) {
+    private long allocateEntered(Magazines cache, int sizeClass) {
         long offset;
         try {
-            offset = take(cache.stacks, sizeClass);
+            offset = take(cache, sizeClass);
         } finally {
             cache.exit();
         }
@@ -225,7 +224,7 @@ public final class Slabs {
             }
             return offset >= 0 ? handOut(offset) : NO_OBJECT;
         }
-        OwnedCache<Magazines> cache = registry.ownedCache();
+        Magazines cache = registry.ownedCache();
         // When a drainer holds our magazines, one object straight from the slabs.
         return cache.enter() ? allocateEntered(cache, sizeClass) : takeOne(sizeClass);
     }
@@ -235,8 +234,8 @@ public final class Slabs {
      * all but the first, which it hands out. If a drainer took the magazines meanwhile, the rest
      * go straight back.
      */
-    private long refill(OwnedCache<Magazines> cache, int sizeClass) {
-        long[] taken = cache.stacks.scratch;
+    private long refill(Magazines cache, int sizeClass) {
+        long[] taken = cache.scratch;
         int n = slabClasses[sizeClass].take(taken, batch[sizeClass]);
         if (n == 0) {
             return NO_OBJECT;
@@ -244,7 +243,7 @@ public final class Slabs {
         if (n > 1) {
             if (cache.enter()) {
                 try {
-                    pushAll(cache.stacks, sizeClass, taken, n);
+                    pushAll(cache, sizeClass, taken, n);
                 } finally {
                     cache.exit();
                 }
@@ -295,7 +294,7 @@ public final class Slabs {
         }
         // The object is still the caller's until pushed: mark it outside the operation.
         memory.set(JAVA_LONG_UNALIGNED, offset, marker.of(offset));
-        OwnedCache<Magazines> cache = registry.tabledCache(Thread.currentThread());
+        Magazines cache = registry.tabledCache(Thread.currentThread());
         if (cache != null && cache.enter()) {
             freeEntered(cache, checked, offset);
         } else {
@@ -334,15 +333,15 @@ public final class Slabs {
     }
 
     /** Pushes on the owner's magazine, inside the operation its caller entered; gives a batch back outside. */
-    private void freeEntered(OwnedCache<Magazines> cache, int sizeClass, long offset) {
+    private void freeEntered(Magazines cache, int sizeClass, long offset) {
         boolean over;
         try {
-            over = push(cache.stacks, sizeClass, offset);
+            over = push(cache, sizeClass, offset);
         } finally {
             cache.exit();
         }
         if (over) {
-            slabClasses[sizeClass].giveBack(cache.stacks.scratch, 0, batch[sizeClass]);
+            slabClasses[sizeClass].giveBack(cache.scratch, 0, batch[sizeClass]);
         }
     }
 
@@ -378,7 +377,7 @@ public final class Slabs {
             }
             return;
         }
-        OwnedCache<Magazines> cache = registry.ownedCache();
+        Magazines cache = registry.ownedCache();
         if (cache.enter()) {
             freeEntered(cache, sizeClass, offset);
         } else {

@@ -8,13 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The owner's side of the drain protocol, one thread at a time. (jcstress races the two sides.) */
 class OwnedCacheTest {
 
-    private static OwnedCache<CacheStacks> cache() {
-        return new OwnedCache<>(new CacheStacks(new int[] {4}, 4), Thread.currentThread());
+    private static CacheStacks cache() {
+        return new CacheStacks(new int[] {4}, 4, Thread.currentThread());
     }
 
     @Test
     void shouldBeQuiescentBetweenOperations() {
-        OwnedCache<CacheStacks> cache = cache();
+        CacheStacks cache = cache();
         assertTrue(cache.enter());
         cache.exit();
         assertTrue(cache.awaitQuiescent(0));
@@ -22,7 +22,7 @@ class OwnedCacheTest {
 
     @Test
     void shouldKeepOffTheStacksWhileADrainIsRequested() {
-        OwnedCache<CacheStacks> cache = cache();
+        CacheStacks cache = cache();
         cache.requestDrain();
         assertFalse(cache.enter(), "the owner must go to the zone instead");
         assertTrue(cache.awaitQuiescent(0), "and is outside any operation again");
@@ -33,7 +33,7 @@ class OwnedCacheTest {
 
     @Test
     void shouldGiveUpOnAnOperationThatNeverEndsAndRecoverAtTheOwnersNextOne() {
-        OwnedCache<CacheStacks> cache = cache();
+        CacheStacks cache = cache();
         assertTrue(cache.enter()); // an Error (a stack overflow) cuts the operation short: no exit()
         long start = System.nanoTime();
         assertFalse(cache.awaitQuiescent(20_000_000L), "a drainer must not wait forever");

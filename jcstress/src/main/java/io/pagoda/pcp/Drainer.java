@@ -11,14 +11,14 @@ final class Drainer {
     }
 
     /** Takes every order-0 block of the cache under the protocol into {@code into}; returns how many. */
-    static int drain(OwnedCache<CacheStacks> cache, int[] into) {
+    static int drain(CacheStacks cache, int[] into) {
         cache.requestDrain();
         AsymmetricFence.heavy();
         if (!cache.awaitQuiescent(10_000_000_000L)) {
             throw new IllegalStateException("the owner stayed inside an operation for 10 s");
         }
-        int count = cache.stacks.count(0);
-        cache.stacks.takeOldest(0, count, into);
+        int count = cache.count(0);
+        cache.takeOldest(0, count, into);
         cache.releaseDrain();
         return count;
     }

@@ -31,8 +31,9 @@ public class PopVersusDrain {
 
     private static final int[] BLOCKS = {10, 11};
 
-    private final CacheStacks stacks = new CacheStacks(new int[] {4}, 4);
-    private final OwnedCache<CacheStacks> cache = new OwnedCache<>(stacks, Thread.currentThread());
+    private final CacheStacks cache = new CacheStacks(new int[] {4}, 4, Thread.currentThread());
+    /** The same object, named for what the owner does to it inside an operation. */
+    private final CacheStacks stacks = cache;
     private final int[] drained = new int[4];
     private int drainedCount;
     private int owned;

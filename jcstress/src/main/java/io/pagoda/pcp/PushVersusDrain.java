@@ -32,8 +32,9 @@ public class PushVersusDrain {
     private static final int CACHED = 10;
     private static final int FREED = 11;
 
-    private final CacheStacks stacks = new CacheStacks(new int[] {4}, 4);
-    private final OwnedCache<CacheStacks> cache = new OwnedCache<>(stacks, Thread.currentThread());
+    private final CacheStacks cache = new CacheStacks(new int[] {4}, 4, Thread.currentThread());
+    /** The same object, named for what the owner does to it inside an operation. */
+    private final CacheStacks stacks = cache;
     private final int[] drained = new int[4];
     private int drainedCount;
     private int pushed;
