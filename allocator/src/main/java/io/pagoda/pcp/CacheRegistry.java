@@ -176,7 +176,7 @@ public final class CacheRegistry<S extends OwnedCache> {
      */
     public void drainAllLocked() {
         assert drainLock.isHeldByCurrentThread();
-        drainOwnedLocked(owned.toArray(new OwnedCache[0]));
+        drainOwnedLocked(List.copyOf(owned)); // one set for both of its passes
         for (SharedCache<S> cache : shared) {
             cache.lock();
             try {
@@ -188,14 +188,12 @@ public final class CacheRegistry<S extends OwnedCache> {
     }
 
     /** Drains the given owned caches under the protocol: one heavy fence for all of them. */
-    private void drainOwnedLocked(OwnedCache[] caches) {
-        for (OwnedCache cache : caches) {
+    private void drainOwnedLocked(List<S> caches) {
+        for (S cache : caches) {
             cache.requestDrain();
         }
         AsymmetricFence.heavy();
-        for (OwnedCache any : caches) {
-            @SuppressWarnings("unchecked")
-            S cache = (S) any;
+        for (S cache : caches) {
             if (!cache.owner.isAlive()) {
                 retireLocked(cache); // dead: isAlive() ordered its writes before ours
                 continue;
@@ -246,7 +244,7 @@ public final class CacheRegistry<S extends OwnedCache> {
             }
         }
         if (!idle.isEmpty()) {
-            drainOwnedLocked(idle.toArray(new OwnedCache[0]));
+            drainOwnedLocked(idle);
         }
         for (SharedCache<S> cache : shared) {
             int operations = cache.operations; // racy read: a hint, as above
