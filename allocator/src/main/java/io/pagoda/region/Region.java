@@ -56,11 +56,13 @@ public final class Region implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment memory = mapped ? map(arena, bytes, alignment) : arena.allocate(bytes, alignment);
+            // The table outlives the region's close until nothing can reach it: see PageDescriptors.
+            Arena tableArena = Arena.ofAuto();
             long tableBytes = PageDescriptors.tableBytes(frames);
             MemorySegment table = mapped
-                    ? map(arena, tableBytes, PageDescriptors.DESCRIPTOR_BYTES)
-                    : arena.allocate(tableBytes, PageDescriptors.DESCRIPTOR_BYTES);
-            return new Region(arena, memory, new PageDescriptors(table), pageShift, frames, mapped);
+                    ? map(tableArena, tableBytes, PageDescriptors.DESCRIPTOR_BYTES)
+                    : tableArena.allocate(tableBytes, PageDescriptors.DESCRIPTOR_BYTES);
+            return new Region(arena, memory, new PageDescriptors(table, mapped), pageShift, frames, mapped);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -159,9 +161,13 @@ public final class Region implements AutoCloseable {
         return offset >= 0 && offset < bytes && (offset & ((1L << pageShift) - 1)) == 0;
     }
 
-    /** Releases the memory and the descriptor table; every slice of {@link #memory()} dies with it. */
+    /**
+     * Releases the memory, and the descriptor table's pages; every slice of {@link #memory()} dies
+     * with it. The table's address space goes when the descriptors are unreachable.
+     */
     @Override
     public void close() {
         arena.close();
+        descriptors.discard();
     }
 }
