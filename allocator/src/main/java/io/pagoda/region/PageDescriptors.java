@@ -93,11 +93,13 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  * <ul>
  *   <li>bounds: a pfn outside the table throws {@link IndexOutOfBoundsException}, checked here
  *       against the frame count, a final field;</li>
- *   <li>liveness: the table's memory belongs to an automatic arena that only this object
- *       reaches, so it stays mapped while any thread can still reach the descriptors, and is
- *       unmapped after. {@link #discard()}, at the allocator's close, gives its pages back at
- *       once: a thread still inside an operation then reads zeros (a tail, which no free
- *       accepts), never memory unmapped or reused.</li>
+ *   <li>liveness: the table's memory belongs to an arena of its own that a cleaner closes once
+ *       this object is unreachable (not an automatic arena, whose allocations count against
+ *       {@code -XX:MaxDirectMemorySize}), so it stays mapped while any thread can still reach the
+ *       descriptors, and is released after. With an {@code mmap} table, {@link #discard()}, at
+ *       the allocator's close, gives its pages back at once: a thread still inside an operation
+ *       then reads zeros (a tail, which no free accepts), never memory unmapped or reused. An FFM
+ *       table keeps its contents, and its memory, until the cleaner runs.</li>
  * </ul>
  */
 public final class PageDescriptors {
@@ -172,7 +174,7 @@ public final class PageDescriptors {
     private final boolean mapped;
 
     /**
-     * @param table  the table's memory, allocated in an automatic arena
+     * @param table  the table's memory, in an arena that a cleaner closes once this object is unreachable
      * @param mapped whether it is an {@code mmap} reservation, whose pages {@link #discard()} can give back
      */
     PageDescriptors(MemorySegment table, boolean mapped) {

@@ -2,6 +2,7 @@ package io.pagoda.region;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
 
 /**
  * The reserved region that plays physical memory: {@code frames} frames of {@code 1 << pageShift}
@@ -18,6 +19,12 @@ import java.lang.foreign.MemorySegment;
  * check, not Pagoda's), so a late access throws instead of touching unmapped memory.
  */
 public final class Region implements AutoCloseable {
+
+    /**
+     * Closes each descriptor table's arena once its descriptors are unreachable. Not
+     * {@code Arena.ofAuto()}: its allocations count against {@code -XX:MaxDirectMemorySize}.
+     */
+    private static final Cleaner TABLES = Cleaner.create();
 
     private final Arena arena;
     private final MemorySegment memory;
@@ -57,12 +64,21 @@ public final class Region implements AutoCloseable {
         try {
             MemorySegment memory = mapped ? map(arena, bytes, alignment) : arena.allocate(bytes, alignment);
             // The table outlives the region's close until nothing can reach it: see PageDescriptors.
-            Arena tableArena = Arena.ofAuto();
-            long tableBytes = PageDescriptors.tableBytes(frames);
-            MemorySegment table = mapped
-                    ? map(tableArena, tableBytes, PageDescriptors.DESCRIPTOR_BYTES)
-                    : tableArena.allocate(tableBytes, PageDescriptors.DESCRIPTOR_BYTES);
-            return new Region(arena, memory, new PageDescriptors(table, mapped), pageShift, frames, mapped);
+            // Its own shared arena, closed by a cleaner, is not accounted as direct memory.
+            Arena tableArena = Arena.ofShared();
+            PageDescriptors descriptors;
+            try {
+                long tableBytes = PageDescriptors.tableBytes(frames);
+                MemorySegment table = mapped
+                        ? map(tableArena, tableBytes, PageDescriptors.DESCRIPTOR_BYTES)
+                        : tableArena.allocate(tableBytes, PageDescriptors.DESCRIPTOR_BYTES);
+                descriptors = new PageDescriptors(table, mapped);
+            } catch (RuntimeException | Error e) {
+                tableArena.close();
+                throw e;
+            }
+            TABLES.register(descriptors, tableArena::close);
+            return new Region(arena, memory, descriptors, pageShift, frames, mapped);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
