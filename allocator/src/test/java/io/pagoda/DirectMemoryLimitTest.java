@@ -12,20 +12,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Review of 03301f3 (the descriptor table in an automatic arena). Each test runs a small program
- * in a child JVM with the flags under test, and expects it to succeed.
+ * The descriptor table does not count as direct memory: under {@code -XX:MaxDirectMemorySize},
+ * an allocator backed by an FFM allocation (the only backing off Linux) must still build, and
+ * allocators built and closed one after another must not add their tables up. Each test runs a
+ * small program in a child JVM with the flags it needs.
  *
- * <p>BUG DEMONSTRATIONS: both tests FAIL on 03301f3 and pass on its parent (df2eade).
- * {@code Arena.ofAuto().allocate} is accounted against {@code -XX:MaxDirectMemorySize} (a shared
- * arena's allocation is not), and is given back only when the GC collects the arena, so with
- * Backing.FFM_ARENA (the only backing off Linux) the descriptor table now needs direct memory,
- * and a closed allocator's table keeps it until a GC.
+ * <p>Both failed when the table lived in an automatic arena ({@code Arena.ofAuto()}), whose
+ * allocations the JDK counts against that limit, and gives back only when the GC collects them.
  */
-class ReviewTableArenaTest {
+class DirectMemoryLimitTest {
 
     /** An FFM_ARENA allocator of 64 MiB (a 512 KiB table) under a 256 KiB direct-memory limit. */
     @Test
-    void ffmArenaAllocatorShouldNotBeBoundByMaxDirectMemorySize() throws Exception {
+    void shouldBuildAnFfmBackedAllocatorWhoseTableIsLargerThanTheDirectMemoryLimit() throws Exception {
         Result result = run(List.of("-XX:MaxDirectMemorySize=256k", "--enable-native-access=ALL-UNNAMED"), "one");
         assertEquals(0, result.exit(), result.output());
     }
@@ -36,7 +35,7 @@ class ReviewTableArenaTest {
      * services run): the closed allocators' tables must not add up.
      */
     @Test
-    void closedFfmArenaAllocatorsShouldNotExhaustDirectMemory() throws Exception {
+    void shouldNotAddUpTheTablesOfClosedAllocatorsInDirectMemory() throws Exception {
         Result result = run(List.of("-XX:MaxDirectMemorySize=4m", "-XX:+DisableExplicitGC", "-Xmx256m",
                 "--enable-native-access=ALL-UNNAMED"), "many");
         assertEquals(0, result.exit(), result.output());
