@@ -165,7 +165,7 @@ public final class PageDescriptors {
     public static final int LIFETIME_LIMIT = 1 << LIFETIME_BITS;
 
     /** The whole address space, global in scope: the table is reached through it (see the class comment). */
-    private static final MemorySegment ADDRESS_SPACE = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    private static final MemorySegment ADDRESS_SPACE = addressSpace();
 
     /** The table, kept here for its arena: while this object is reachable, its memory is mapped. */
     private final MemorySegment table;
@@ -308,6 +308,16 @@ public final class PageDescriptors {
     void discard() {
         if (mapped) {
             NativeMemory.discard(tableAddress, table.byteSize());
+        }
+    }
+
+    /** A restricted method: without native access, say which flag is missing. */
+    private static MemorySegment addressSpace() {
+        try {
+            return MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        } catch (IllegalCallerException denied) {
+            throw new IllegalCallerException("Pagoda needs native access: run with --enable-native-access=io.pagoda "
+                    + "(module path) or --enable-native-access=ALL-UNNAMED (class path)", denied);
         }
     }
 

@@ -9,18 +9,25 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The descriptor table does not count as direct memory: under {@code -XX:MaxDirectMemorySize},
- * an allocator backed by an FFM allocation (the only backing off Linux) must still build, and
- * allocators built and closed one after another must not add their tables up. Each test runs a
- * small program in a child JVM with the flags it needs.
+ * The allocator under the JVM flags a service may run with, each test in a child JVM started with
+ * them.
  *
- * <p>Both failed when the table lived in an automatic arena ({@code Arena.ofAuto()}), whose
- * allocations the JDK counts against that limit, and gives back only when the GC collects them.
+ * <ul>
+ *   <li>{@code -XX:MaxDirectMemorySize}: the descriptor table does not count against it. An
+ *       allocator backed by an FFM allocation (the only backing off Linux) must still build, and
+ *       allocators built and closed one after another must not add their tables up. Both failed
+ *       when the table lived in an automatic arena ({@code Arena.ofAuto()}), whose allocations
+ *       the JDK counts against that limit and gives back only when the GC collects them.</li>
+ *   <li>{@code --illegal-native-access=deny} without {@code --enable-native-access}: the
+ *       allocator cannot work (it reaches the descriptor table through a restricted method), and
+ *       must say which flag it needs.</li>
+ * </ul>
  */
-class DirectMemoryLimitTest {
+class JvmFlagsTest {
 
     /** An FFM_ARENA allocator of 64 MiB (a 512 KiB table) under a 256 KiB direct-memory limit. */
     @Test
@@ -39,6 +46,13 @@ class DirectMemoryLimitTest {
         Result result = run(List.of("-XX:MaxDirectMemorySize=4m", "-XX:+DisableExplicitGC", "-Xmx256m",
                 "--enable-native-access=ALL-UNNAMED"), "many");
         assertEquals(0, result.exit(), result.output());
+    }
+
+    @Test
+    void shouldNameTheFlagItNeedsWhenNativeAccessIsDenied() throws Exception {
+        Result result = run(List.of("--illegal-native-access=deny"), "one");
+        assertNotEquals(0, result.exit(), result.output());
+        assertTrue(result.output().contains("--enable-native-access=ALL-UNNAMED"), result.output());
     }
 
     private record Result(int exit, String output) {
