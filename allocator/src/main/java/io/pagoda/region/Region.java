@@ -16,7 +16,9 @@ import java.lang.ref.Cleaner;
  * <p>The region is aligned to {@code alignment} (the largest block size), so that a block of order
  * k starts at an address that is a multiple of its own size. {@link #close()} releases the memory;
  * every segment sliced from {@link #memory()} becomes inaccessible at that moment (the JDK's scope
- * check, not Pagoda's), so a late access throws instead of touching unmapped memory.
+ * check, not Pagoda's), so a late access throws instead of touching unmapped memory. The
+ * descriptor table, which the allocator reaches without a segment's checks, gives its pages back
+ * at close too, but stays mapped until nothing can reach it (see {@link PageDescriptors}).
  */
 public final class Region implements AutoCloseable {
 
