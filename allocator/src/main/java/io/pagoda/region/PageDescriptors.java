@@ -96,8 +96,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  *   <li>liveness: the table's memory belongs to an arena of its own that a cleaner closes once
  *       this object is unreachable (not an automatic arena, whose allocations count against
  *       {@code -XX:MaxDirectMemorySize}), so it stays mapped while any thread can still reach the
- *       descriptors, and is released after. With an {@code mmap} table, {@link #discard()}, at
- *       the allocator's close, gives its pages back at once: a thread still inside an operation
+ *       descriptors, and is released after. With an {@code mmap} table, {@link Region#close()},
+ *       at the allocator's close, gives its pages back at once: a thread still inside an operation
  *       then reads zeros (a tail, which no free accepts), never memory unmapped or reused. An FFM
  *       table keeps its contents, and its memory, until the cleaner runs.</li>
  * </ul>
@@ -171,20 +171,15 @@ public final class PageDescriptors {
     private final MemorySegment table;
     private final long tableAddress;
     private final int frames;
-    private final boolean mapped;
 
-    /**
-     * @param table  the table's memory, in an arena that a cleaner closes once this object is unreachable
-     * @param mapped whether it is an {@code mmap} reservation, whose pages {@link #discard()} can give back
-     */
-    PageDescriptors(MemorySegment table, boolean mapped) {
+    /** @param table the table's memory, in an arena that a cleaner closes once this object is unreachable */
+    PageDescriptors(MemorySegment table) {
         if (table.byteSize() % DESCRIPTOR_BYTES != 0 || table.byteSize() >> DESCRIPTOR_SHIFT > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("table size " + table.byteSize() + " is not a whole number of descriptors, at most 2^31 - 1");
         }
         this.table = table;
         this.tableAddress = table.address();
         this.frames = (int) (table.byteSize() >> DESCRIPTOR_SHIFT);
-        this.mapped = mapped;
     }
 
     /** Bytes of table needed for {@code frames} frames. */
@@ -299,17 +294,6 @@ public final class PageDescriptors {
 
     /** The flag of a {@link #freeSince} stamp whose block's memory went back to the operating system. */
     public static final int PURGED = 1 << 31;
-
-    /**
-     * Gives the table's pages back to the operating system, at the allocator's close: they read as
-     * zeros from then on, and are unmapped when this object is unreachable. Where the table is not
-     * an {@code mmap} reservation, its memory waits for that.
-     */
-    void discard() {
-        if (mapped) {
-            NativeMemory.discard(tableAddress, table.byteSize());
-        }
-    }
 
     /** A restricted method: without native access, say which flag is missing. */
     private static MemorySegment addressSpace() {

@@ -74,7 +74,7 @@ public final class Region implements AutoCloseable {
                 MemorySegment table = mapped
                         ? map(tableArena, tableBytes, PageDescriptors.DESCRIPTOR_BYTES)
                         : tableArena.allocate(tableBytes, PageDescriptors.DESCRIPTOR_BYTES);
-                descriptors = new PageDescriptors(table, mapped);
+                descriptors = new PageDescriptors(table);
             } catch (RuntimeException | Error e) {
                 tableArena.close();
                 throw e;
@@ -181,11 +181,14 @@ public final class Region implements AutoCloseable {
 
     /**
      * Releases the memory, and the descriptor table's pages; every slice of {@link #memory()} dies
-     * with it. The table's address space goes when the descriptors are unreachable.
+     * with it. The table reads as zeros from then on, and its address space goes when the
+     * descriptors are unreachable; an FFM table keeps its memory until then.
      */
     @Override
     public void close() {
         arena.close();
-        descriptors.discard();
+        if (mapped) {
+            NativeMemory.discard(descriptors.tableAddress(), PageDescriptors.tableBytes(frames));
+        }
     }
 }

@@ -32,15 +32,13 @@ public class PopVersusDrain {
     private static final int[] BLOCKS = {10, 11};
 
     private final CacheStacks cache = new CacheStacks(new int[] {4}, 4, Thread.currentThread());
-    /** The same object, named for what the owner does to it inside an operation. */
-    private final CacheStacks stacks = cache;
     private final int[] drained = new int[4];
     private int drainedCount;
     private int owned;
 
     public PopVersusDrain() {
         for (int block : BLOCKS) {
-            stacks.push(0, block);
+            cache.push(0, block);
         }
     }
 
@@ -51,7 +49,7 @@ public class PopVersusDrain {
             return;
         }
         try {
-            owned = stacks.pop(0);
+            owned = cache.pop(0);
         } finally {
             cache.exit();
         }

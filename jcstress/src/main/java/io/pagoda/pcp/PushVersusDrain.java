@@ -33,14 +33,12 @@ public class PushVersusDrain {
     private static final int FREED = 11;
 
     private final CacheStacks cache = new CacheStacks(new int[] {4}, 4, Thread.currentThread());
-    /** The same object, named for what the owner does to it inside an operation. */
-    private final CacheStacks stacks = cache;
     private final int[] drained = new int[4];
     private int drainedCount;
     private int pushed;
 
     public PushVersusDrain() {
-        stacks.push(0, CACHED);
+        cache.push(0, CACHED);
     }
 
     @Actor
@@ -49,7 +47,7 @@ public class PushVersusDrain {
             return; // ThreadCaches gives the block to the zone instead
         }
         try {
-            stacks.push(0, FREED);
+            cache.push(0, FREED);
             pushed = 1;
         } finally {
             cache.exit();
@@ -68,8 +66,8 @@ public class PushVersusDrain {
         for (int i = 0; i < drainedCount; i++) {
             found[count++] = drained[i];
         }
-        for (int left = stacks.count(0); left > 0; left--) {
-            found[count++] = stacks.pop(0);
+        for (int left = cache.count(0); left > 0; left--) {
+            found[count++] = cache.pop(0);
         }
         if (pushed == 0) {
             found[count++] = FREED; // went to the zone, outside the cache
