@@ -347,6 +347,30 @@ class ThreadCachesTest {
         }
     }
 
+    @Test
+    void shouldCountHitsExactlyAcrossRefillsAndDrainsThoughTheFastPathCountsOnlyFrees() {
+        try (PageAllocator pages = small().cacheBatch(4).cacheHigh(8).build()) {
+            long[] blocks = new long[20];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = pages.allocatePages(0); // refills at 0, 4, 8, 12, 16: 5 misses, 15 hits
+            }
+            for (long block : blocks) {
+                pages.freePages(block, 0); // above 8 held, 4 go back: at the 9th, 13th and 17th free
+            }
+            for (int i = 0; i < 6; i++) {
+                blocks[i] = pages.allocatePages(0); // 8 held: 6 more hits
+            }
+            CacheStatistics statistics = pages.cacheStatistics();
+            assertEquals(21, statistics.hits(), statistics::toString);
+            assertEquals(5, statistics.misses(), statistics::toString);
+            assertEquals(20, statistics.frees(), statistics::toString);
+            assertEquals(3, statistics.drains(), statistics::toString);
+            assertEquals((2 + 3 * 4) * PAGE, statistics.cachedBytes(), "2 held, 3 batches in the depot: " + statistics);
+            pages.trim();
+            assertEquals(21, pages.cacheStatistics().hits(), "a drain of the held blocks is no hit");
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             latch.await();

@@ -20,7 +20,7 @@ public record CacheSnapshot(String name, long hits, long misses, long frees, lon
     }
 
     static CacheSnapshot of(String name, CacheStacks stacks) {
-        return new CacheSnapshot(name, stacks.hits, stacks.misses, stacks.frees, stacks.refills, stacks.drains,
+        return new CacheSnapshot(name, stacks.hits(), stacks.misses, stacks.frees, stacks.refills, stacks.drains,
                 stacks.framesHeld());
     }
 

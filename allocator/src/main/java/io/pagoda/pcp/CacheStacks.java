@@ -28,12 +28,14 @@ final class CacheStacks extends OwnedCache {
     /** Scratch space for bulk moves to and from the zone, as long as the largest batch. */
     final int[] scratch;
 
-    long hits;
     long misses;
     /** Frees pushed on these stacks, by their owner (or a stripe's holder). */
     long frees;
     long refills;
     long drains;
+    /** Blocks pushed by refills, and blocks taken out to go below: with frees, they give {@link #hits()}. */
+    private long refilled;
+    private long takenOut;
 
     /**
      * @param high  the most blocks of each order the stacks hold; each stack has room for one more
@@ -67,12 +69,13 @@ final class CacheStacks extends OwnedCache {
         return s[bottom(order) + count];
     }
 
-    /** Pushes a block; the caller keeps the count at most {@code high + 1} by draining. */
-    void push(int order, int pfn) {
+    /** Pushes a block of a refill; the caller keeps the count at most {@code high + 1} by draining. */
+    void pushRefilled(int order, int pfn) {
         int[] s = slots;
         int count = s[order];
         s[bottom(order) + count] = pfn;
         s[order] = count + 1;
+        refilled++;
     }
 
     /** Pushes a block; true if the stack is now above its high mark and must give a batch back. */
@@ -94,6 +97,20 @@ final class CacheStacks extends OwnedCache {
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
         slots[order] = left;
+        takenOut += n;
+    }
+
+    /**
+     * Allocations served from the stacks. The fast path counts frees only: every block pushed (by
+     * a refill or a free) was since popped, which is a hit, or taken out, or is still held, so the
+     * hits follow, exact whenever no operation is under way, at the cost of nothing per pop.
+     */
+    long hits() {
+        long held = 0;
+        for (int order = 0; order < orders; order++) {
+            held += slots[order];
+        }
+        return Math.max(0, refilled + frees - takenOut - held); // a racy read may see a push before its count
     }
 
     int count(int order) {

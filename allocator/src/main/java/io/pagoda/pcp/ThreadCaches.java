@@ -121,7 +121,7 @@ public final class ThreadCaches {
 
         @Override
         public long operations(CacheStacks stacks) {
-            return stacks.hits + stacks.misses + stacks.frees;
+            return stacks.hits() + stacks.misses + stacks.frees;
         }
 
         @Override
@@ -214,8 +214,7 @@ public final class ThreadCaches {
     private int takeFrom(CacheStacks stacks, int order) {
         int pfn = stacks.pop(order);
         if (pfn != NO_FRAME) {
-            stacks.hits++;
-            return pfn;
+            return pfn; // a hit: counted by CacheStacks.hits(), not here
         }
         stacks.misses++;
         return refill(stacks, order);
@@ -236,7 +235,7 @@ public final class ThreadCaches {
         }
         stacks.refills++;
         for (int i = count - 1; i > 0; i--) {
-            stacks.push(order, taken[i]); // the lowest block ends on top: handed out first
+            stacks.pushRefilled(order, taken[i]); // the lowest block ends on top: handed out first
         }
         return taken[0];
     }

@@ -30,12 +30,14 @@ final class Magazines extends OwnedCache {
     /** Room for a batch moved to or from the slabs, as long as the largest batch. */
     final long[] scratch;
 
-    long hits;
     long misses;
     /** Frees pushed on these magazines, by their owner (or a stripe's holder). */
     long frees;
     long refills;
     long drains;
+    /** Objects pushed by refills, and objects taken out to go back to slabs: with frees, they give {@link #hits()}. */
+    private long refilled;
+    private long takenOut;
 
     Magazines(int[] high, int largestBatch, Thread owner) {
         super(owner);
@@ -69,12 +71,13 @@ final class Magazines extends OwnedCache {
         return s[(int) s[2 * classes + sizeClass] + count];
     }
 
-    /** Pushes an object; the caller keeps the count at most {@code high + 1} by draining. */
-    void push(int sizeClass, long offset) {
+    /** Pushes an object of a refill; the caller keeps the count at most {@code high + 1} by draining. */
+    void pushRefilled(int sizeClass, long offset) {
         long[] s = slots;
         int count = (int) s[sizeClass];
         s[(int) s[2 * classes + sizeClass] + count] = offset;
         s[sizeClass] = count + 1;
+        refilled++;
     }
 
     /** Pushes an object; true if the stack is now above its high mark and must give a batch back. */
@@ -93,6 +96,19 @@ final class Magazines extends OwnedCache {
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
         slots[sizeClass] = left;
+        takenOut += n;
+    }
+
+    /**
+     * Allocations served from the magazines, derived as the page caches' are (see
+     * {@code CacheStacks.hits()}): every object pushed was since popped, taken out, or is held.
+     */
+    long hits() {
+        long held = 0;
+        for (int c = 0; c < classes; c++) {
+            held += count(c);
+        }
+        return Math.max(0, refilled + frees - takenOut - held); // a racy read may see a push before its count
     }
 
     int count(int sizeClass) {

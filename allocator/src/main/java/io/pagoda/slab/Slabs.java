@@ -151,12 +151,12 @@ public final class Slabs {
 
         @Override
         public long operations(Magazines magazines) {
-            return magazines.hits + magazines.misses + magazines.frees;
+            return magazines.hits() + magazines.misses + magazines.frees;
         }
 
         @Override
         public CacheSnapshot snapshot(String name, Magazines magazines) {
-            return new CacheSnapshot(name, magazines.hits, magazines.misses, magazines.frees, magazines.refills, magazines.drains,
+            return new CacheSnapshot(name, magazines.hits(), magazines.misses, magazines.frees, magazines.refills, magazines.drains,
                     magazines.bytesHeld(classes));
         }
     }
@@ -190,12 +190,10 @@ public final class Slabs {
 
     private long take(Magazines magazines, int sizeClass) {
         long offset = magazines.pop(sizeClass);
-        if (offset >= 0) {
-            magazines.hits++;
-        } else {
+        if (offset < 0) {
             magazines.misses++;
         }
-        return offset;
+        return offset; // a hit, if any, is counted by Magazines.hits(), not here
     }
 
     /** Clears the free marker: the object is the user's. */
@@ -268,7 +266,7 @@ public final class Slabs {
     private static void pushAll(Magazines magazines, int sizeClass, long[] taken, int n) {
         magazines.refills++;
         for (int i = n - 1; i > 0; i--) {
-            magazines.push(sizeClass, taken[i]); // the lowest object ends on top: handed out first
+            magazines.pushRefilled(sizeClass, taken[i]); // the lowest object ends on top: handed out first
         }
     }
 

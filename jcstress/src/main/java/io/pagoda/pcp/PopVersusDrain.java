@@ -38,7 +38,7 @@ public class PopVersusDrain {
 
     public PopVersusDrain() {
         for (int block : BLOCKS) {
-            cache.push(0, block);
+            cache.pushRefilled(0, block);
         }
     }
 

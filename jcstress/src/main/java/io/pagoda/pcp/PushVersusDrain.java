@@ -38,7 +38,7 @@ public class PushVersusDrain {
     private int pushed;
 
     public PushVersusDrain() {
-        cache.push(0, CACHED);
+        cache.pushRefilled(0, CACHED);
     }
 
     @Actor
@@ -47,7 +47,7 @@ public class PushVersusDrain {
             return; // ThreadCaches gives the block to the zone instead
         }
         try {
-            cache.push(0, FREED);
+            cache.pushAboveHigh(0, FREED); // a free's push; the stacks stay below high here
             pushed = 1;
         } finally {
             cache.exit();

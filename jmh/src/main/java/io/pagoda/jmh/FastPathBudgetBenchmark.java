@@ -37,7 +37,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
  *   <li>{@code modelDrain}: + the drain protocol around the pop and the push (a busy flag written
  *       before and after, a drain request read), what lets another thread take the cache of a
  *       thread that is idle or blocked;</li>
- *   <li>{@code modelCounted}: + the hit and free counters that the cache's statistics report;</li>
+ *   <li>{@code modelCounted}: + the free counter that the cache's statistics report (the hits
+ *       are derived from it, off the fast path);</li>
  *   <li>{@code pagodaPages}: {@code allocatePages(0)} + {@code freePages(address, 0)}, which also
  *       checks the allocator is open, the order, the address and the debug switch, and finds the
  *       thread's cache in a table by thread id instead of a ThreadLocal.</li>
@@ -78,7 +79,6 @@ public class FastPathBudgetBenchmark {
     static final class ModelCache {
         final int[] stack = new int[FRAMES];
         int count;
-        long hits;
         long frees;
         int busy;
         int drainRequested;
@@ -157,9 +157,6 @@ public class FastPathBudgetBenchmark {
             throw new IllegalStateException("empty: the slow path would refill");
         }
         int pfn = cache.stack[--cache.count];
-        if (counted) {
-            cache.hits++;
-        }
         exit(cache, drain);
         if (states) {
             descriptors.set(JAVA_INT_UNALIGNED, (long) pfn << DESCRIPTOR_SHIFT, ALLOCATED);
