@@ -85,7 +85,7 @@ public final class Slabs {
     private final Marker marker;
     /**
      * What a free checks, by class, side by side in one array ({@code CHECK_STRIDE} longs per
-     * class): the magic of {@link SizeClasses}, the objects per slab, the object size.
+     * class): the magic of {@link SizeClasses}, the bytes the slab's objects span, the object size.
      */
     private final long[] freeChecks;
     private final int[] batch;
@@ -116,7 +116,7 @@ public final class Slabs {
             }
             slabClasses[c] = new SlabClass(c, classes, pageShift, KEEP_EMPTY, descriptors, memory, frames, marker);
             freeChecks[c * CHECK_STRIDE] = classes.magic(c);
-            freeChecks[c * CHECK_STRIDE + 1] = classes.objects(c);
+            freeChecks[c * CHECK_STRIDE + 1] = (long) classes.objects(c) * classes.size(c);
             freeChecks[c * CHECK_STRIDE + 2] = classes.size(c);
             high[c] = (int) Math.clamp(MAGAZINE_BYTES / classes.size(c), MAGAZINE_MIN, MAGAZINE_MAX);
             batch[c] = high[c] / 2;
@@ -313,12 +313,13 @@ public final class Slabs {
             return -NOT_IN_A_SLAB;
         }
         int sizeClass = (word & CLASS_MASK) - 1;
-        // Lemire: within is a multiple of the size iff magic * within <= magic - 1 (unsigned).
+        // Lemire: within is a multiple of the size iff magic * within <= magic - 1 (unsigned); and
+        // it is an object's, not the slab's leftover tail's, iff it is below the objects' span.
         long within = offset - ((long) (pfn - (word >>> FRAME_INDEX_SHIFT)) << pageShift);
         long[] checks = freeChecks;
         int at = sizeClass * CHECK_STRIDE;
         long m = checks[at];
-        if (Long.compareUnsigned(m * within, m - 1) > 0 || Math.unsignedMultiplyHigh(m, within) >= checks[at + 1]) {
+        if (Long.compareUnsigned(m * within, m - 1) > 0 || within >= checks[at + 1]) {
             return -NOT_AN_OBJECT;
         }
         if (byteSize > checks[at + 2]) {
