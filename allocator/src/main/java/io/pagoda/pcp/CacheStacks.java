@@ -1,5 +1,7 @@
 package io.pagoda.pcp;
 
+import java.util.Arrays;
+
 import static io.pagoda.region.PageDescriptors.NO_FRAME;
 
 /**
@@ -8,12 +10,13 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  * coldest, which go back to the zone first, as in the kernel's pcp lists.
  *
  * <pre>
- * slots: | counts | highs | order 0: bottom .. top, free | order 1: ... | ... |
- *        ^ 0      ^ orders ^ stacks                       ^ stacks + stride
+ * slots: | order 0: count, high, bottom | order 1: ... | ... | order 0: bottom .. top, free | order 1: ... |
+ *        ^ 0                            ^ 3                   ^ 3 * orders (order 0's bottom)
  * </pre>
- * One array for the counts, the high marks and every order's stack, so that a pop or a push reads
- * one array reference and one length: the fast path is a few loads and stores, no pointer chase.
- * {@code stride} is the largest {@code high + 1}.
+ * One array for every order's header and stack, so that a pop or a push reads one array
+ * reference and one length; and each order's count, high mark and where its stack starts side by
+ * side, found from the order with one multiplication by a constant: the fast path is a few loads
+ * and stores, no pointer chase. Each stack has room for {@code high + 1} blocks.
  *
  * <p>Not thread-safe: exactly one thread at a time holds a cache (its owner, or a drainer that took
  * it under the protocol of {@link OwnedCache}, which this class extends, or the holder of a
@@ -22,9 +25,13 @@ import static io.pagoda.region.PageDescriptors.NO_FRAME;
  */
 final class CacheStacks extends OwnedCache {
 
+    /** The header of an order: at {@code HEADER * order}, its count, high mark and bottom. */
+    private static final int HEADER = 3;
+    private static final int HIGH = 1;
+    private static final int BOTTOM = 2;
+
     private final int[] slots;
     private final int orders;
-    private final int stride;
     /** Scratch space for bulk moves to and from the zone, as long as the largest batch. */
     final int[] scratch;
 
@@ -43,48 +50,52 @@ final class CacheStacks extends OwnedCache {
      */
     CacheStacks(int[] high, int largestBatch, Thread owner) {
         super(owner);
-        int largest = 0;
-        for (int blocks : high) {
-            largest = Math.max(largest, blocks);
-        }
         this.orders = high.length;
-        this.stride = largest + 1;
-        this.slots = new int[2 * orders + orders * stride];
-        System.arraycopy(high, 0, slots, orders, orders);
+        int bottom = HEADER * orders;
+        int[] headers = new int[bottom];
+        for (int order = 0; order < orders; order++) {
+            headers[HEADER * order + HIGH] = high[order];
+            headers[HEADER * order + BOTTOM] = bottom;
+            bottom += high[order] + 1;
+        }
+        this.slots = Arrays.copyOf(headers, bottom);
         this.scratch = new int[largestBatch];
     }
 
     private int bottom(int order) {
-        return 2 * orders + order * stride;
+        return slots[HEADER * order + BOTTOM];
     }
 
     /** The most recently pushed block of this order, or NO_FRAME. */
     int pop(int order) {
         int[] s = slots;
-        int count = s[order] - 1;
+        int header = HEADER * order;
+        int count = s[header] - 1;
         if (count < 0) {
             return NO_FRAME;
         }
-        s[order] = count;
-        return s[bottom(order) + count];
+        s[header] = count;
+        return s[s[header + BOTTOM] + count];
     }
 
     /** Pushes a block of a refill; the caller keeps the count at most {@code high + 1} by draining. */
     void pushRefilled(int order, int pfn) {
         int[] s = slots;
-        int count = s[order];
-        s[bottom(order) + count] = pfn;
-        s[order] = count + 1;
+        int header = HEADER * order;
+        int count = s[header];
+        s[s[header + BOTTOM] + count] = pfn;
+        s[header] = count + 1;
         refilled++;
     }
 
     /** Pushes a block; true if the stack is now above its high mark and must give a batch back. */
     boolean pushAboveHigh(int order, int pfn) {
         int[] s = slots;
-        int count = s[order];
-        s[bottom(order) + count] = pfn;
-        s[order] = ++count;
-        return count > s[orders + order];
+        int header = HEADER * order;
+        int count = s[header];
+        s[s[header + BOTTOM] + count] = pfn;
+        s[header] = ++count;
+        return count > s[header + HIGH];
     }
 
     /**
@@ -93,10 +104,10 @@ final class CacheStacks extends OwnedCache {
      */
     void takeOldest(int order, int n, int[] into) {
         int bottom = bottom(order);
-        int left = slots[order] - n;
+        int left = count(order) - n;
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
-        slots[order] = left;
+        slots[HEADER * order] = left;
         takenOut += n;
     }
 
@@ -108,20 +119,20 @@ final class CacheStacks extends OwnedCache {
     long hits() {
         long held = 0;
         for (int order = 0; order < orders; order++) {
-            held += slots[order];
+            held += count(order);
         }
         return Math.max(0, refilled + frees - takenOut - held); // a racy read may see a push before its count
     }
 
     int count(int order) {
-        return slots[order];
+        return slots[HEADER * order];
     }
 
     /** Frames in the blocks held: computed, not counted, to keep the fast path to its stores. */
     long framesHeld() {
         long frames = 0;
         for (int order = 0; order < orders; order++) {
-            frames += (long) slots[order] << order;
+            frames += (long) count(order) << order;
         }
         return frames;
     }
@@ -133,7 +144,7 @@ final class CacheStacks extends OwnedCache {
     /** Calls the visitor for every cached block, oldest first. */
     void forEach(BlockVisitor visitor) {
         for (int order = 0; order < orders; order++) {
-            for (int i = 0; i < slots[order]; i++) {
+            for (int i = 0; i < count(order); i++) {
                 visitor.visit(slots[bottom(order) + i], order);
             }
         }
