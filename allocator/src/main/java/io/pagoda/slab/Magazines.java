@@ -2,18 +2,21 @@ package io.pagoda.slab;
 
 import io.pagoda.pcp.OwnedCache;
 
+import java.util.Arrays;
+
 /**
  * The free objects one per-thread cache holds: for each slab class, a stack of object offsets
  * (Bonwick's magazines). The top is the most recently freed object, still warm in the CPU caches,
  * and is handed out first; the bottom holds the coldest, which go back to their slabs first.
  *
  * <pre>
- * slots: | counts | highs | bottoms | class 0: bottom .. top, free | class 1: ... | ... |
- *        ^ 0      ^ n     ^ 2n      ^ 3n
+ * slots: | class 0: count, high, bottom | class 1: ... | ... | class 0: bottom .. top, free | class 1: ... |
+ *        ^ 0                            ^ 3                   ^ 3n (class 0's bottom)
  * </pre>
- * One array for the counts, the high marks, where each class's stack starts (with room for
- * {@code high + 1}) and the stacks themselves, so that a pop or a push reads one array reference
- * and one length: the fast path is a few loads and stores, no pointer chase.
+ * One array for every class's header and stack (with room for {@code high + 1}), as in the page
+ * caches' {@code CacheStacks}, so that a pop or a push reads one array reference and one length,
+ * and finds the class's count, high mark and bottom side by side: the fast path is a few loads and
+ * stores, no pointer chase.
  *
  * <p>Not thread-safe: exactly one thread at a time holds the magazines, as for the page caches'
  * {@code CacheStacks}; like them, they are the owner's {@link OwnedCache}, under its drain
@@ -24,6 +27,11 @@ final class Magazines extends OwnedCache {
 
     /** Returned by {@link #pop} when the class's stack is empty. Offsets are never negative. */
     static final long EMPTY = -1;
+
+    /** The header of a class: at {@code HEADER * sizeClass}, its count, high mark and bottom. */
+    private static final int HEADER = 3;
+    private static final int HIGH = 1;
+    private static final int BOTTOM = 2;
 
     private final long[] slots;
     private final int classes;
@@ -42,51 +50,51 @@ final class Magazines extends OwnedCache {
     Magazines(int[] high, int largestBatch, Thread owner) {
         super(owner);
         this.classes = high.length;
-        int total = 3 * classes;
-        for (int blocks : high) {
-            total += blocks + 1;
-        }
-        this.slots = new long[total];
-        int bottom = 3 * classes;
+        int bottom = HEADER * classes;
+        long[] headers = new long[bottom];
         for (int c = 0; c < classes; c++) {
-            slots[classes + c] = high[c];
-            slots[2 * classes + c] = bottom;
+            headers[HEADER * c + HIGH] = high[c];
+            headers[HEADER * c + BOTTOM] = bottom;
             bottom += high[c] + 1;
         }
+        this.slots = Arrays.copyOf(headers, bottom);
         this.scratch = new long[largestBatch];
     }
 
     private int bottom(int sizeClass) {
-        return (int) slots[2 * classes + sizeClass];
+        return (int) slots[HEADER * sizeClass + BOTTOM];
     }
 
     /** The most recently pushed object of this class, or {@link #EMPTY}. */
     long pop(int sizeClass) {
         long[] s = slots;
-        int count = (int) s[sizeClass] - 1;
+        int header = HEADER * sizeClass;
+        int count = (int) s[header] - 1;
         if (count < 0) {
             return EMPTY;
         }
-        s[sizeClass] = count;
-        return s[(int) s[2 * classes + sizeClass] + count];
+        s[header] = count;
+        return s[(int) s[header + BOTTOM] + count];
     }
 
     /** Pushes an object of a refill; the caller keeps the count at most {@code high + 1} by draining. */
     void pushRefilled(int sizeClass, long offset) {
         long[] s = slots;
-        int count = (int) s[sizeClass];
-        s[(int) s[2 * classes + sizeClass] + count] = offset;
-        s[sizeClass] = count + 1;
+        int header = HEADER * sizeClass;
+        int count = (int) s[header];
+        s[(int) s[header + BOTTOM] + count] = offset;
+        s[header] = count + 1;
         refilled++;
     }
 
     /** Pushes an object; true if the stack is now above its high mark and must give a batch back. */
     boolean pushAboveHigh(int sizeClass, long offset) {
         long[] s = slots;
-        int count = (int) s[sizeClass];
-        s[(int) s[2 * classes + sizeClass] + count] = offset;
-        s[sizeClass] = ++count;
-        return count > s[classes + sizeClass];
+        int header = HEADER * sizeClass;
+        int count = (int) s[header];
+        s[(int) s[header + BOTTOM] + count] = offset;
+        s[header] = ++count;
+        return count > s[header + HIGH];
     }
 
     /** Removes the {@code n} oldest objects of a class into {@code into[0 .. n)}, n at most the count. */
@@ -95,7 +103,7 @@ final class Magazines extends OwnedCache {
         int left = count(sizeClass) - n;
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
-        slots[sizeClass] = left;
+        slots[HEADER * sizeClass] = left;
         takenOut += n;
     }
 
@@ -112,7 +120,7 @@ final class Magazines extends OwnedCache {
     }
 
     int count(int sizeClass) {
-        return (int) slots[sizeClass];
+        return (int) slots[HEADER * sizeClass];
     }
 
     int classes() {
