@@ -181,6 +181,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private PageAllocatorBean mxBean;
     private final Backing backing;
     private final int pageShift;
+    /** {@code pageSize() - 1}: an offset is a frame's iff these bits are zero. */
+    private final long pageMask;
     private final int maxOrder;
     private final long maxBlockBytes;
     private final long regionBytes;
@@ -191,6 +193,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     private PageAllocator(Builder builder, int cacheBatch, int cacheHigh) {
         this.pageShift = Integer.numberOfTrailingZeros(builder.pageSize);
+        this.pageMask = builder.pageSize - 1L;
         this.maxOrder = builder.maxOrder;
         this.maxBlockBytes = (long) builder.pageSize << maxOrder;
         this.regionBytes = builder.capacity;
@@ -834,7 +837,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     private boolean freeCachedBlock(long offset, long byteSize) {
         ThreadCaches caches = soleCaches;
-        if (caches == null || (offset & ((1L << pageShift) - 1)) != 0) {
+        if (caches == null || (offset & pageMask) != 0) {
             return false;
         }
         return caches.freeIfCached((int) (offset >>> pageShift), byteSize <= 0 ? 0 : orderOf(byteSize));
