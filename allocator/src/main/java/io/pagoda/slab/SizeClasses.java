@@ -28,9 +28,10 @@ import java.util.List;
  * Freeing an address must check that it is an object's start, a division by a size that is not a
  * power of two. Each class keeps {@code magic = ceil(2^64 / size)}, with which Lemire's
  * "faster remainder by direct computation" (2019) gives, for any offset below 2^32, the quotient
- * as {@code unsignedMultiplyHigh(magic, offset)} and divisibility as
- * {@code magic * offset <= magic - 1} (unsigned): two multiplications, no divide. Slabs are kept
- * below 2^31 bytes so that every offset in one qualifies.
+ * as {@code unsignedMultiplyHigh(magic, offset)} (the slab's own bookkeeping wants the object's
+ * index) and divisibility as {@code magic * offset <= magic - 1} (unsigned): a multiplication each,
+ * no divide. A free needs only the second, and that the offset is below the objects' span. Slabs
+ * are kept below 2^31 bytes so that every offset in one qualifies.
  */
 public final class SizeClasses {
 
