@@ -45,12 +45,6 @@ public final class CacheRegistry<S extends OwnedCache> {
         /** Whether the stacks hold anything; read racily, a hint for the reaper. */
         boolean holdsAny(S stacks);
 
-        /**
-         * How many operations the stacks have served, or any count that changes with each one;
-         * read racily, a hint for the reaper that the owner was active since its last look.
-         */
-        long operations(S stacks);
-
         /** The stacks' counters, under a name. */
         CacheSnapshot snapshot(String name, S stacks);
     }
@@ -235,7 +229,7 @@ public final class CacheRegistry<S extends OwnedCache> {
                 retireLocked(cache);
                 continue;
             }
-            long operations = keeper.operations(cache);
+            long operations = cache.operations(); // read racily: a hint that the owner was active
             if (operations != cache.reaperOperations) {
                 cache.reaperOperations = operations;
                 cache.reaperIdleSince = now;

@@ -19,11 +19,6 @@ public record CacheSnapshot(String name, long hits, long misses, long frees, lon
         return new CacheSnapshot(name, 0, 0, 0, 0, 0, 0);
     }
 
-    static CacheSnapshot of(String name, CacheStacks stacks) {
-        return new CacheSnapshot(name, stacks.hits(), stacks.misses, stacks.frees, stacks.refills, stacks.drains,
-                stacks.framesHeld());
-    }
-
     /** The sums of the counters, under this snapshot's name. */
     public CacheSnapshot plus(CacheSnapshot other) {
         return new CacheSnapshot(name, hits + other.hits, misses + other.misses, frees + other.frees, refills + other.refills,

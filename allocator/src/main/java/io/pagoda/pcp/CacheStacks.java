@@ -35,14 +35,6 @@ final class CacheStacks extends OwnedCache {
     /** Scratch space for bulk moves to and from the zone, as long as the largest batch. */
     final int[] scratch;
 
-    long misses;
-    /** Frees pushed on these stacks, by their owner (or a stripe's holder). */
-    long frees;
-    long refills;
-    long drains;
-    /** Blocks pushed by refills, and blocks taken out to go below: with frees, they give {@link #hits()}. */
-    private long refilled;
-    private long takenOut;
 
     /**
      * @param high  the most blocks of each order the stacks hold; each stack has room for one more
@@ -85,7 +77,7 @@ final class CacheStacks extends OwnedCache {
         int count = s[header];
         s[s[header + BOTTOM] + count] = pfn;
         s[header] = count + 1;
-        refilled++;
+        countRefilled();
     }
 
     /** Pushes a block; true if the stack is now above its high mark and must give a batch back. */
@@ -108,20 +100,16 @@ final class CacheStacks extends OwnedCache {
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
         slots[HEADER * order] = left;
-        takenOut += n;
+        countTakenOut(n);
     }
 
-    /**
-     * Allocations served from the stacks. The fast path counts frees only: every block pushed (by
-     * a refill or a free) was since popped, which is a hit, or taken out, or is still held, so the
-     * hits follow, exact whenever no operation is under way, at the cost of nothing per pop.
-     */
-    long hits() {
-        long held = 0;
+    @Override
+    protected long itemsHeld() {
+        long blocks = 0;
         for (int order = 0; order < orders; order++) {
-            held += count(order);
+            blocks += count(order);
         }
-        return Math.max(0, refilled + frees - takenOut - held); // a racy read may see a push before its count
+        return blocks;
     }
 
     int count(int order) {

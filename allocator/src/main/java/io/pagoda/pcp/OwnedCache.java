@@ -36,8 +36,15 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>{@code busy} is written with constants, never read by its owner: an operation count would
  * chain every operation to the one before through a load of the last store, four times per
- * allocation and free. Whether the owner has been active is the stacks' own counters' business
- * ({@link CacheRegistry.Keeper#operations}).
+ * allocation and free. Whether the owner has been active is the counters' business
+ * ({@link #operations()}).
+ *
+ * <h2>The counters</h2>
+ * Every cache counts its misses, frees, refills and drains, written by whoever holds it, read
+ * racily by statistics, exact at quiescent points. Hits are not counted, which spares the fast
+ * path a load, an add and a store per allocation: every item pushed (by a refill or a free) was
+ * since popped, which is a hit, or taken out to go below, or is still held, so the hits follow
+ * ({@link #hits()}).
  */
 public abstract class OwnedCache {
 
@@ -68,6 +75,14 @@ public abstract class OwnedCache {
     long reaperOperations;
     long reaperIdleSince;
 
+    private long misses;
+    private long frees;
+    private long refills;
+    private long drains;
+    /** Items pushed by refills, and items taken out to go below: with frees, they give {@link #hits()}. */
+    private long refilled;
+    private long takenOut;
+
     protected OwnedCache(Thread owner) {
         this.owner = owner;
         this.reaperIdleSince = System.nanoTime(); // published with the cache by the registry's list
@@ -93,6 +108,54 @@ public abstract class OwnedCache {
     /** Owner: ends an operation; the release publishes its writes to the stacks to a later drainer. */
     public void exit() {
         BUSY.setRelease(this, 0);
+    }
+
+    /** An allocation found the stacks empty. */
+    public final void countMiss() {
+        misses++;
+    }
+
+    /** A free was pushed on the stacks. */
+    public final void countFree() {
+        frees++;
+    }
+
+    /** A batch came from below. */
+    public final void countRefill() {
+        refills++;
+    }
+
+    /** A batch, or everything, went below. */
+    public final void countDrain() {
+        drains++;
+    }
+
+    /** The stacks' own bookkeeping: an item of a refill was pushed. */
+    protected final void countRefilled() {
+        refilled++;
+    }
+
+    /** The stacks' own bookkeeping: {@code n} items were taken out to go below. */
+    protected final void countTakenOut(int n) {
+        takenOut += n;
+    }
+
+    /** Items (blocks, objects) the stacks hold now. */
+    protected abstract long itemsHeld();
+
+    /** Allocations served from the stacks, derived (see the class comment). */
+    public final long hits() {
+        return Math.max(0, refilled + frees - takenOut - itemsHeld()); // a racy read may see a push before its count
+    }
+
+    /** A count that changes with every operation: a hint for the reaper that the owner was active. */
+    final long operations() {
+        return hits() + misses + frees;
+    }
+
+    /** The counters, under a name, with what the stacks hold in their layer's unit. */
+    public final CacheSnapshot snapshot(String name, long held) {
+        return new CacheSnapshot(name, hits(), misses, frees, refills, drains, held);
     }
 
     /** Drainer, under the drain lock: asks for the stacks. Follow with a heavy fence, then {@link #awaitQuiescent}. */

@@ -120,13 +120,8 @@ public final class ThreadCaches {
         }
 
         @Override
-        public long operations(CacheStacks stacks) {
-            return stacks.hits() + stacks.misses + stacks.frees;
-        }
-
-        @Override
         public CacheSnapshot snapshot(String name, CacheStacks stacks) {
-            return CacheSnapshot.of(name, stacks);
+            return stacks.snapshot(name, stacks.framesHeld());
         }
     }
 
@@ -214,9 +209,9 @@ public final class ThreadCaches {
     private int takeFrom(CacheStacks stacks, int order) {
         int pfn = stacks.pop(order);
         if (pfn != NO_FRAME) {
-            return pfn; // a hit: counted by CacheStacks.hits(), not here
+            return pfn; // a hit: derived by hits(), not counted here
         }
-        stacks.misses++;
+        stacks.countMiss();
         return refill(stacks, order);
     }
 
@@ -233,7 +228,7 @@ public final class ThreadCaches {
         if (count == 0) {
             return NO_FRAME;
         }
-        stacks.refills++;
+        stacks.countRefill();
         for (int i = count - 1; i > 0; i--) {
             stacks.pushRefilled(order, taken[i]); // the lowest block ends on top: handed out first
         }
@@ -321,7 +316,7 @@ public final class ThreadCaches {
 
     /** Pushes a CACHED block; above high, gives the coldest batch back. Caller holds the stacks. */
     private void push(CacheStacks stacks, int pfn, int order) {
-        stacks.frees++;
+        stacks.countFree();
         if (stacks.pushAboveHigh(order, pfn)) {
             giveBackBatch(stacks, order);
         }
@@ -330,7 +325,7 @@ public final class ThreadCaches {
     /** The kernel's {@code free_pcppages_bulk}, with the depot first: once per batch of frees. */
     private void giveBackBatch(CacheStacks stacks, int order) {
         stacks.takeOldest(order, batch[order], stacks.scratch);
-        stacks.drains++;
+        stacks.countDrain();
         if (!depot.offer(order, stacks.scratch)) {
             zone.freeBulk(stacks.scratch, 0, batch[order], order);
         }
@@ -370,7 +365,7 @@ public final class ThreadCaches {
             }
         }
         if (any) {
-            stacks.drains++;
+            stacks.countDrain();
         }
     }
 

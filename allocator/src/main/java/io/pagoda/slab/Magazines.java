@@ -38,14 +38,6 @@ final class Magazines extends OwnedCache {
     /** Room for a batch moved to or from the slabs, as long as the largest batch. */
     final long[] scratch;
 
-    long misses;
-    /** Frees pushed on these magazines, by their owner (or a stripe's holder). */
-    long frees;
-    long refills;
-    long drains;
-    /** Objects pushed by refills, and objects taken out to go back to slabs: with frees, they give {@link #hits()}. */
-    private long refilled;
-    private long takenOut;
 
     Magazines(int[] high, int largestBatch, Thread owner) {
         super(owner);
@@ -84,7 +76,7 @@ final class Magazines extends OwnedCache {
         int count = (int) s[header];
         s[(int) s[header + BOTTOM] + count] = offset;
         s[header] = count + 1;
-        refilled++;
+        countRefilled();
     }
 
     /** Pushes an object; true if the stack is now above its high mark and must give a batch back. */
@@ -104,19 +96,16 @@ final class Magazines extends OwnedCache {
         System.arraycopy(slots, bottom, into, 0, n);
         System.arraycopy(slots, bottom + n, slots, bottom, left);
         slots[HEADER * sizeClass] = left;
-        takenOut += n;
+        countTakenOut(n);
     }
 
-    /**
-     * Allocations served from the magazines, derived as the page caches' are (see
-     * {@code CacheStacks.hits()}): every object pushed was since popped, taken out, or is held.
-     */
-    long hits() {
-        long held = 0;
+    @Override
+    protected long itemsHeld() {
+        long objects = 0;
         for (int c = 0; c < classes; c++) {
-            held += count(c);
+            objects += count(c);
         }
-        return Math.max(0, refilled + frees - takenOut - held); // a racy read may see a push before its count
+        return objects;
     }
 
     int count(int sizeClass) {

@@ -150,14 +150,8 @@ public final class Slabs {
         }
 
         @Override
-        public long operations(Magazines magazines) {
-            return magazines.hits() + magazines.misses + magazines.frees;
-        }
-
-        @Override
         public CacheSnapshot snapshot(String name, Magazines magazines) {
-            return new CacheSnapshot(name, magazines.hits(), magazines.misses, magazines.frees, magazines.refills, magazines.drains,
-                    magazines.bytesHeld(classes));
+            return magazines.snapshot(name, magazines.bytesHeld(classes));
         }
     }
 
@@ -191,9 +185,9 @@ public final class Slabs {
     private long take(Magazines magazines, int sizeClass) {
         long offset = magazines.pop(sizeClass);
         if (offset < 0) {
-            magazines.misses++;
+            magazines.countMiss();
         }
-        return offset; // a hit, if any, is counted by Magazines.hits(), not here
+        return offset; // a hit, if any, is derived by hits(), not counted here
     }
 
     /** Clears the free marker: the object is the user's. */
@@ -264,7 +258,7 @@ public final class Slabs {
     }
 
     private static void pushAll(Magazines magazines, int sizeClass, long[] taken, int n) {
-        magazines.refills++;
+        magazines.countRefill();
         for (int i = n - 1; i > 0; i--) {
             magazines.pushRefilled(sizeClass, taken[i]); // the lowest object ends on top: handed out first
         }
@@ -349,12 +343,12 @@ public final class Slabs {
      * the caller gives it back to the slabs once outside the operation.
      */
     private boolean push(Magazines magazines, int sizeClass, long offset) {
-        magazines.frees++;
+        magazines.countFree();
         if (!magazines.pushAboveHigh(sizeClass, offset)) {
             return false;
         }
         magazines.takeOldest(sizeClass, batch[sizeClass], magazines.scratch);
-        magazines.drains++;
+        magazines.countDrain();
         return true;
     }
 
@@ -397,7 +391,7 @@ public final class Slabs {
             }
         }
         if (any) {
-            magazines.drains++;
+            magazines.countDrain();
         }
     }
 
