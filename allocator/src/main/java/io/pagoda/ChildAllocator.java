@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -29,7 +28,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * class, block or pages that serve it, alignment included) to this child and to every parent, all or nothing: a request that would
  * take any of them over its limit throws {@link LimitExceededException}, naming each, and charges
  * none. The use is exact at every moment, whether the memory freed sits in a per-thread cache or
- * not: it is counted at the call, not from the allocator's state.
+ * not: it is counted at the call, not from the allocator's state. A charge is made once the memory
+ * is allocated, and a charge or a refund changes every level at once (under one lock for the
+ * tree of children under a root), so that no request is refused for another's charge that is
+ * half made, or made for a request that then fails.
  *
  * <h2>Closing</h2>
  * A child with open children of its own refuses to close. A child with live allocations refuses
@@ -38,8 +40,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * ({@link OnClose#FREE}: for a connection whose buffers die with it). Allocations racing a close
  * are either freed by it or refused.
  *
- * <p>The accounting costs a map entry per live allocation, and a shared read lock per call; the
- * parent allocator's own calls pay none of it. Instances are thread-safe.
+ * <p>The accounting costs a map entry per live allocation, a shared read lock per call, and the
+ * tree's lock around each charge and refund; the parent allocator's own calls pay none of it. Instances are thread-safe.
  */
 public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
 
@@ -67,7 +69,10 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
     private final String name;
     private final long limit;
     private final OnClose onClose;
-    private final AtomicLong used = new AtomicLong();
+    /** Bytes charged: written under {@link #accounting}, read anywhere. */
+    private volatile long used;
+    /** The lock of this child's whole tree (its root's), held while a charge is checked and made, or refunded. */
+    private final Object accounting;
     /** What this child handed out, by address, with what it was charged. */
     private final Map<Long, Held> live = new ConcurrentHashMap<>();
     private final Set<ChildAllocator> children = ConcurrentHashMap.newKeySet();
@@ -84,6 +89,7 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
             throw new IllegalArgumentException("the limit of '" + name + "' must not be negative: " + limit);
         }
         this.limit = limit;
+        this.accounting = parent == null ? new Object() : parent.accounting;
     }
 
     /** A child of this one, whose use counts against this one's limit too; refuses to close while it has live allocations. */
@@ -133,13 +139,13 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
         closing.readLock().lock();
         try {
             ensureOpen();
-            charge(charge, byteSize);
-            MemorySegment segment;
+            checkFits(charge, byteSize); // no memory taken for a request over a limit as the use stands
+            MemorySegment segment = pages.allocate(byteSize, byteAlignment);
             try {
-                segment = pages.allocate(byteSize, byteAlignment);
-            } catch (RuntimeException | Error e) {
-                uncharge(charge);
-                throw e;
+                charge(charge, byteSize);
+            } catch (LimitExceededException raced) { // another request took the room meanwhile
+                pages.free(segment);
+                throw raced;
             }
             live.put(segment.address(), new Held(segment, charge));
             return segment;
@@ -182,33 +188,38 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
         }
     }
 
-    /** Charges every level from this one up, all or nothing. */
+    /** Refuses, charging nothing, a request that would take any level from this one up over its limit now. */
+    private void checkFits(long bytes, long asked) {
+        for (ChildAllocator level = this; level != null; level = level.parent) {
+            long inUse = level.used;
+            if (inUse + bytes > level.limit) {
+                throw new LimitExceededException(level.describe() + " cannot take " + bytes + " more bytes (for a request of "
+                        + asked + "): its limit is " + level.limit + " and " + inUse + " are in use; chain: " + chain(), level.name);
+            }
+        }
+    }
+
+    /** Charges every level from this one up, all or nothing, and all at once for the tree. */
     private void charge(long bytes, long asked) {
-        ChildAllocator level = this;
-        for (; level != null; level = level.parent) {
-            long before;
-            do {
-                before = level.used.get();
-                if (before + bytes > level.limit) {
-                    for (ChildAllocator undo = this; undo != level; undo = undo.parent) {
-                        undo.used.addAndGet(-bytes);
-                    }
-                    throw new LimitExceededException(level.describe() + " cannot take " + bytes + " more bytes (for a request of "
-                            + asked + "): its limit is " + level.limit + " and " + before + " are in use; chain: " + chain(), level.name);
-                }
-            } while (!level.used.compareAndSet(before, before + bytes));
+        synchronized (accounting) {
+            checkFits(bytes, asked);
+            for (ChildAllocator level = this; level != null; level = level.parent) {
+                level.used += bytes;
+            }
         }
     }
 
     private void uncharge(long bytes) {
-        for (ChildAllocator level = this; level != null; level = level.parent) {
-            level.used.addAndGet(-bytes);
+        synchronized (accounting) {
+            for (ChildAllocator level = this; level != null; level = level.parent) {
+                level.used -= bytes;
+            }
         }
     }
 
     /** Bytes charged to this child now: its own allocations and its children's. */
     public long usedBytes() {
-        return used.get();
+        return used;
     }
 
     /** The most bytes this child and its children may have charged at once. */
@@ -299,7 +310,7 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
     private String chain() {
         StringBuilder chain = new StringBuilder();
         for (ChildAllocator level = this; level != null; level = level.parent) {
-            chain.append('\'').append(level.name).append("' ").append(level.used.get()).append('/').append(level.limit)
+            chain.append('\'').append(level.name).append("' ").append(level.used).append('/').append(level.limit)
                     .append(" <- ");
         }
         return chain.append("root").toString();

@@ -210,6 +210,67 @@ class ChildAllocatorTest {
     }
 
     @Test
+    void shouldNeverRefuseARequestThatFitsForAnotherThatAParentRefuses() throws InterruptedException {
+        try (ChildAllocator tenant = pages.newChild("tenant", 64 * 1024);
+             ChildAllocator connection = tenant.newChild("connection", 150 * 1024)) {
+            List<String> refused = refusalsWhile(
+                    () -> connection.allocate(128 * 1024), // fits the connection, never the tenant
+                    () -> connection.free(connection.allocate(32 * 1024)));
+            assertEquals(List.of(), refused, "requests that fit every limit, nothing else live");
+            assertEquals(0, tenant.usedBytes());
+        }
+    }
+
+    @Test
+    void shouldNeverRefuseARequestThatFitsForTheChargeOfOneTheAllocatorCannotServe() throws InterruptedException {
+        try (PageAllocator small = PageAllocator.builder().capacity(8L << 20).minFreeBytes(0).build()) {
+            long half = small.allocatePages(10);
+            long quarter = small.allocatePages(9); // 2 MiB left free: no 4 MiB block
+            ChildAllocator child = small.newChild("child", (4L << 20) + 8); // not both at once
+            List<String> refused = refusalsWhile(
+                    () -> child.allocate(4L << 20), // within the limit, but no memory for it
+                    () -> child.free(child.allocate(16)));
+            assertEquals(List.of(), refused, "16-byte requests, within the limit beside a request that failed");
+            assertEquals(0, child.usedBytes());
+            small.freePages(half, 10);
+            small.freePages(quarter, 9);
+        }
+    }
+
+    /**
+     * Runs {@code fitting} over and over for half a second while another thread runs {@code doomed},
+     * a request refused or failing every time it does not find {@code fitting}'s memory live;
+     * returns the messages of the fitting requests refused (the first ten).
+     */
+    private static List<String> refusalsWhile(Runnable doomed, Runnable fitting) throws InterruptedException {
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread other = Thread.ofPlatform().start(() -> {
+            while (!stop.get()) {
+                try {
+                    doomed.run();
+                } catch (LimitExceededException | OutOfPagesException expected) {
+                    // refused, or failed: what it is there for
+                }
+            }
+        });
+        List<String> refused = new ArrayList<>();
+        long end = System.nanoTime() + 500_000_000L;
+        try {
+            while (System.nanoTime() < end && refused.size() < 10) {
+                try {
+                    fitting.run();
+                } catch (LimitExceededException e) {
+                    refused.add(e.getMessage());
+                }
+            }
+        } finally {
+            stop.set(true);
+            other.join();
+        }
+        return refused;
+    }
+
+    @Test
     void shouldChangeNothingWhenTheAllocatorRefusesAFreeAtClose() {
         ChildAllocator tenant = pages.newChild("tenant", 1 << 20);
         ChildAllocator connection = tenant.newChild("connection", 1 << 20, ChildAllocator.OnClose.FREE);
