@@ -160,6 +160,15 @@ final class DebugChecks {
         freed.put(address, new Owner("freed", address, bytes, header, sampled()));
     }
 
+    /**
+     * Whether an allocation starting at the address is live: handed out and not freed. Every
+     * allocation is recorded, sampled or not, so this catches the double free of an object whose
+     * free marker a use after free overwrote, which the slab layer alone takes for a live object.
+     */
+    boolean isLive(long address) {
+        return live.containsKey(address);
+    }
+
     /** A mapping above the largest block was handed out: recorded, not poisoned (its free unmaps it). */
     void allocatedLarge(long address, long bytes) {
         live.put(address, new Owner("allocated", address, bytes, 0, sampled()));

@@ -589,11 +589,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
+        ensureOpen(); // "closed" comes first, as for every other call
         checkAlignment(byteAlignment);
         if (byteAlignment <= SizeClasses.QUANTUM) {
             return allocate(byteSize);
         }
-        ensureOpen();
         int c = alignedClass(byteSize, byteAlignment);
         if (c >= 0) {
             return sizeClasses.isSlab(c) ? allocateObject(c, byteSize)
@@ -733,7 +733,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException    if it is free already (a double free), or if the allocator
      *         is closed. A double free of a block merged since with its buddy throws
      *         IllegalArgumentException instead; two frees racing on two threads are a data race in
-     *         the caller, and are not caught.
+     *         the caller, and are not caught. A segment whose scope is closed is refused as a
+     *         double free too: a mapping's, freed already, cannot be told from one of a closed
+     *         arena.
      */
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
@@ -774,6 +776,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         long address = region.base() + offset;
         int checked = offset < regionBytes ? slabs.check(offset, Math.max(byteSize, 0)) : -Slabs.NOT_AN_OBJECT;
         if (checked >= 0) {
+            if (!debug.isLive(address)) { // a use after free overwrote the marker: the record still knows
+                throw withLastFree(rejectedObjectFree(address, byteSize, Slabs.ALREADY_FREE), address);
+            }
             debug.freeing(offset, sizeClasses.size(checked), true);
             slabs.free(offset, Math.max(byteSize, 0));
             return;
@@ -845,6 +850,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     /** Not a slab object: a page block, or a bad free, as the slab layer's result says. */
     private void freeBlockOrRefuse(long offset, long byteSize, int slabResult) {
+        ensureOpen(); // a close since the caller's check leaves descriptors that would make a refusal lie
         long address = region.base() + offset;
         if (slabResult != Slabs.NOT_IN_A_SLAB) {
             throw offset < regionBytes ? rejectedObjectFree(address, byteSize, slabResult) : notABlock(address, byteSize);
@@ -891,7 +897,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private void freeLarge(MemorySegment segment) {
         ensureOpen();
         if (!largeMappings.holds(segment)) {
-            throw notOurs(segment);
+            // A freed mapping's segments keep its closed scope; nothing else of ours has one.
+            throw segment.scope().isAlive() ? notOurs(segment) : noLongerAlive(segment);
         }
         // A segment made larger (reinterpret keeps the scope) is refused as it is over a block.
         MemorySegment mapping = largeMappings.pagesAt(segment.address());
@@ -903,7 +910,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     private void freeMapping(long address) {
-        largeMappings.free(address, describeRegion());
+        try {
+            largeMappings.free(address, describeRegion());
+        } catch (IllegalArgumentException notAMapping) {
+            ensureOpen(); // a close since the caller's check unmapped it: say so, not "not ours"
+            throw notAMapping;
+        }
         forgetMapping(address);
     }
 
@@ -938,7 +950,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * Frees what {@link #allocateAddress(long)} (or {@link #allocate(long)}) handed out, from its
      * address alone: the object or block that starts there, or the mapping.
      *
-     * @throws IllegalArgumentException if nothing this allocator handed out starts at the address
+     * @throws IllegalArgumentException if nothing this allocator handed out starts at the address;
+     *         so also for a second free of a mapping (above the largest block), whose address,
+     *         once unmapped, cannot be told from one never handed out
      * @throws IllegalStateException    if it is free already (a double free), or the allocator is
      *         closed; as for {@link #free(MemorySegment)}, racing double frees are not caught
      */
@@ -1227,6 +1241,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private IllegalArgumentException notOurs(MemorySegment segment) {
         return new IllegalArgumentException("segment at 0x" + Long.toHexString(segment.address()) + " of "
                 + segment.byteSize() + " bytes was not allocated by this allocator " + describeRegion());
+    }
+
+    private IllegalStateException noLongerAlive(MemorySegment segment) {
+        return new IllegalStateException("double free: the segment at 0x" + Long.toHexString(segment.address()) + " of "
+                + segment.byteSize() + " bytes is no longer alive; a mapping of this allocator (above the largest block) "
+                + "freed already, or a segment of a closed arena " + describeRegion());
     }
 
     private IllegalArgumentException notABlock(long address, long byteSize) {

@@ -213,7 +213,7 @@ class BadInputTest {
         pages.close();
         for (Executable call : new Executable[] {
                 () -> pages.allocatePages(99), () -> pages.freePages(order2, 99), () -> pages.allocate(0),
-                () -> pages.freePages(0L, 0)}) {
+                () -> pages.freePages(0L, 0), () -> pages.allocate(64, 3)}) {
             IllegalStateException closed = assertThrows(IllegalStateException.class, call);
             assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
         }

@@ -79,6 +79,32 @@ class DebugModeTest {
     }
 
     @Test
+    void shouldRefuseADoubleFreeOfAnObjectWhoseMarkerAUseAfterFreeOverwrote() {
+        MemorySegment object = pages.allocate(100);
+        pages.free(object);
+        object.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 0L); // a use after free: "node.next = null"
+        IllegalStateException twice = assertThrows(IllegalStateException.class, () -> pages.free(object));
+        assertTrue(twice.getMessage().contains("double free") && twice.getMessage().contains("It was freed 0x"),
+                twice.getMessage());
+    }
+
+    @Test
+    void shouldNotHandOutTwiceAnObjectFreedTwiceOnceBackInItsSlab() {
+        MemorySegment keep = pages.allocate(100); // keeps the slab from going back to the zone
+        MemorySegment object = pages.allocate(100);
+        pages.free(object);
+        pages.trim(); // the object back on its slab's free list
+        object.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 0L);
+        assertThrows(IllegalStateException.class, () -> pages.free(object));
+        java.util.Set<Long> handedOut = new java.util.HashSet<>();
+        for (int i = 0; i < 64; i++) {
+            long address = pages.allocate(100).address();
+            assertTrue(handedOut.add(address), "handed out twice: 0x" + Long.toHexString(address));
+        }
+        pages.free(keep);
+    }
+
+    @Test
     void shouldReportLiveAllocationsWithTheirSites() {
         MemorySegment object = pages.allocate(100);
         long block = pages.allocateAddress(20_000);

@@ -294,7 +294,10 @@ class SmallObjectTest {
         pages.free(large);
         assertFalse(large.scope().isAlive(), "unmapped: the segment is inaccessible");
         assertThrows(IllegalStateException.class, () -> large.get(JAVA_LONG, 0));
-        assertThrows(IllegalArgumentException.class, () -> pages.free(large), "freed already");
+        IllegalStateException twice = assertThrows(IllegalStateException.class, () -> pages.free(large), "freed already");
+        assertTrue(twice.getMessage().contains("double free"), twice.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> pages.freeAddress(large.address()),
+                "by address, an unmapped mapping cannot be told from memory never handed out");
         MemorySegment kept = pages.allocate(bytes);
         pages.close();
         assertFalse(kept.scope().isAlive(), "closing the allocator unmaps the rest");
