@@ -62,12 +62,14 @@ final class LiveBuffers {
                                             java.util.function.Predicate<MemorySegment> ours) {
         String at = "the buffer at 0x" + Long.toHexString(whole.address()) + " of " + buffer.capacity() + " bytes";
         if (live != null) {
-            return new IllegalArgumentException(at + " is a slice or duplicate of a buffer this allocator handed out: "
-                    + "release that buffer itself");
+            return new IllegalArgumentException(at + " is not the buffer this allocator has out there: a slice or "
+                    + "duplicate of it (release that buffer itself), or a buffer released already whose memory "
+                    + "was handed out again (a double release)");
         }
         if (ours.test(whole) || !whole.scope().isAlive()) {
             return new IllegalStateException(at + " is no buffer this allocator has out: it was released "
-                    + "already (a double release), or is a slice of one");
+                    + "already (a double release), is a slice of one, or is memory this allocator handed out "
+                    + "otherwise (a segment's asByteBuffer())");
         }
         return new IllegalArgumentException(at + " was not allocated by this allocator");
     }

@@ -74,6 +74,17 @@ class ByteBufferTest {
     }
 
     @Test
+    void shouldRefuseASecondReleaseOfABufferWhoseMemoryWasHandedOutAgain() {
+        ByteBuffer first = pages.allocateBuffer(100);
+        pages.release(first);
+        ByteBuffer second = pages.allocateBuffer(100);
+        assertEquals(java.lang.foreign.MemorySegment.ofBuffer(first).address(),
+                java.lang.foreign.MemorySegment.ofBuffer(second).address(), "the same memory, a new buffer");
+        refuses(IllegalArgumentException.class, "double release", () -> pages.release(first));
+        pages.release(second); // still the second's to release
+    }
+
+    @Test
     void shouldRefuseASliceOrADuplicate() {
         ByteBuffer buffer = pages.allocateBuffer(100);
         refuses(IllegalArgumentException.class, "slice or duplicate", () -> pages.release(buffer.duplicate()));
