@@ -35,6 +35,12 @@ import java.util.concurrent.TimeUnit;
  *       are slab objects from the thread's magazine; 4 KiB and 16 KiB (orders 0 and 2) are blocks
  *       from the thread's page cache; 64 KiB is order 4, above the cached orders (0 to 3), so it
  *       goes to the zone under its lock, splitting and merging buddies;</li>
+ *   <li>{@code pagodaAddressMidPage}: the same pair, from an allocator that handed out one object
+ *       of the size before the run and keeps it. A pair on one thread recycles one object, the
+ *       first it was given: in {@code pagodaAddress}, a fresh slab's first, which starts a page
+ *       and so costs its free a read of the page's info word (is it a cached block?) before the
+ *       slab layer's. Here it is the slab's second, as most objects are (15 in 16 at 256 B). From
+ *       4 KiB up both recycle a block and measure the same;</li>
  *   <li>{@code pagodaPages}: the page API, {@code allocatePages(order)} + {@code freePages(address,
  *       order)}, for the order that holds the size (a whole page below 4 KiB): the per-thread page
  *       cache without size classes;</li>
@@ -71,6 +77,8 @@ public class CachedAllocationBenchmark {
 
     private PageAllocator pages;
     private PageAllocator zeroing;
+    /** Built as {@link #pages}, with one object or block of {@code size} kept out from the start. */
+    private PageAllocator midPage;
     /** The page API's order for {@code size}, found once: the size-to-order step is not what is measured. */
     private int order;
     private PooledByteBufAllocator pooled;
@@ -90,6 +98,8 @@ public class CachedAllocationBenchmark {
     public void setUp() {
         pages = PageAllocator.builder().capacity(1L << 30).build();
         zeroing = PageAllocator.builder().capacity(1L << 30).zeroed(true).build();
+        midPage = PageAllocator.builder().capacity(1L << 30).build();
+        midPage.allocateAddress(size);
         order = pages.orderForSize(size);
         pooled = Netty.pooled();
         pagodaNetty = new PagodaByteBufAllocator(pages);
@@ -100,12 +110,21 @@ public class CachedAllocationBenchmark {
     public void tearDown() {
         pages.close();
         zeroing.close();
+        midPage.close();
     }
 
     @Benchmark
     public long pagodaAddress() {
         long address = pages.allocateAddress(size);
         pages.freeAddress(address);
+        return address;
+    }
+
+    /** The address pair on an object that does not start a page (see the class comment). */
+    @Benchmark
+    public long pagodaAddressMidPage() {
+        long address = midPage.allocateAddress(size);
+        midPage.freeAddress(address);
         return address;
     }
 
