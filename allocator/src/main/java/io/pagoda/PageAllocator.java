@@ -1539,6 +1539,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      *         large allocation's mapping is in use by a native call or an
      *         I/O operation at that moment (the JDK refuses to unmap it then): the allocator is
      *         closed to every call, but still mapped; call {@code close()} again once that use ends
+     * @throws RuntimeException      what a custom cleanup action of a shared arena closed here
+     *         threw (see {@link Arena#close()}), once the allocator is closed
      */
     @Override
     public synchronized void close() {
@@ -1546,9 +1548,11 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         // memory: close shared arenas here, and refuse while a confined one (which only its
         // owner can close) is open and its owner alive.
         freeOrphanedArenas();
+        Throwable cleanupFailed = null;
         for (PagodaArena arena : openArenas) {
             if (!arena.isConfined()) {
-                arena.closeForAllocator();
+                Throwable failed = arena.closeForAllocator();
+                cleanupFailed = cleanupFailed == null ? failed : cleanupFailed;
                 openArenas.remove(arena);
             }
         }
@@ -1575,6 +1579,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             region.close(); // throws, and leaves released false, while a segment is acquired
             released = true;
         }
+        PagodaArena.rethrow(cleanupFailed);
     }
 
     @Override

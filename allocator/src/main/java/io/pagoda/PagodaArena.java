@@ -169,23 +169,59 @@ final class PagodaArena implements Arena {
      *         by a native call at that moment (the JDK refuses to close its scope then; nothing is
      *         freed, and the arena stays open)
      * @throws WrongThreadException  if the arena is confined and this is not its owner thread
+     * @throws RuntimeException      what a custom cleanup action (attached with
+     *         {@link MemorySegment#reinterpret(long, Arena, java.util.function.Consumer)}) threw, as
+     *         {@link Arena#close()} specifies: once the arena is closed and its blocks are back
      */
     @Override
     public void close() {
+        Throwable cleanupFailed;
         if (lock != null) {
             lock.lock();
         }
         try {
             ensureUsable();
-            scope.close(); // first: no access through a segment of ours can follow
-            closed = true;
-            freeAll();
+            cleanupFailed = closeScopeAndFreeAll();
         } finally {
             if (lock != null) {
                 lock.unlock();
             }
         }
         pages.arenaClosed(this);
+        rethrow(cleanupFailed);
+    }
+
+    /**
+     * Closes the JDK scope, first, so that no access through a segment of ours can follow, then
+     * gives back every block. The JDK closes the scope before it runs the custom cleanup actions,
+     * and throws what one threw once it has run them all: the blocks go back all the same, and
+     * that exception is returned, for the caller to throw once the arena is closed. If the JDK
+     * refuses to close the scope (a native call holds a segment), its exception propagates and
+     * nothing changes.
+     */
+    private Throwable closeScopeAndFreeAll() {
+        Throwable cleanupFailed = null;
+        try {
+            scope.close();
+        } catch (RuntimeException | Error e) {
+            if (scope.scope().isAlive()) {
+                throw e;
+            }
+            cleanupFailed = e;
+        }
+        closed = true;
+        freeAll();
+        return cleanupFailed;
+    }
+
+    /** Throws what a cleanup action threw, if anything. */
+    static void rethrow(Throwable cleanupFailed) {
+        if (cleanupFailed instanceof Error error) {
+            throw error;
+        }
+        if (cleanupFailed != null) {
+            throw (RuntimeException) cleanupFailed;
+        }
     }
 
     private void freeAll() {
@@ -220,15 +256,16 @@ final class PagodaArena implements Arena {
         }
     }
 
-    /** The allocator is closing: closes a shared arena from the allocator's thread, if its users did not. */
-    void closeForAllocator() {
+    /**
+     * The allocator is closing: closes a shared arena from the allocator's thread, if its users
+     * did not.
+     *
+     * @return what a custom cleanup action threw, or null; the arena is closed either way
+     */
+    Throwable closeForAllocator() {
         lock.lock();
         try {
-            if (!closed) {
-                scope.close();
-                closed = true;
-                freeAll();
-            }
+            return closed ? null : closeScopeAndFreeAll();
         } finally {
             lock.unlock();
         }

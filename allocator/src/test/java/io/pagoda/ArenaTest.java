@@ -188,6 +188,37 @@ class ArenaTest {
     }
 
     @Test
+    void shouldCloseAndGiveBackItsBlocksWhenACleanupActionThrows() {
+        Arena arena = pages.newConfinedArena();
+        arena.allocate(1000).reinterpret(1000, arena, segment -> {
+            throw new IllegalArgumentException("cleanup failed");
+        });
+        arena.allocate(1L << 20); // a block of its own, and a mapping above the largest block
+        arena.allocate(pages.blockSize(pages.maxOrder()) + 1);
+        RuntimeException thrown = assertThrows(RuntimeException.class, arena::close);
+        assertEquals("cleanup failed", thrown.getMessage(), "the cleanup's exception, as Arena.close specifies");
+        assertFalse(arena.scope().isAlive());
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "every block back all the same");
+        IllegalStateException closed = assertThrows(IllegalStateException.class, () -> arena.allocate(1 << 20));
+        assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
+        assertEquals(pages.capacity(), pages.freeBytes(), "the refused allocation took nothing");
+    }
+
+    @Test
+    void shouldCloseTheAllocatorWhenASharedArenasCleanupActionThrowsThere() {
+        Arena arena = pages.newSharedArena();
+        arena.allocate(1000).reinterpret(1000, arena, segment -> {
+            throw new IllegalArgumentException("cleanup failed");
+        });
+        RuntimeException thrown = assertThrows(RuntimeException.class, pages::close);
+        assertEquals("cleanup failed", thrown.getMessage());
+        assertFalse(arena.scope().isAlive());
+        assertThrows(IllegalStateException.class, pages::freeBytes, "the allocator is closed");
+        pages.close(); // and stays closed: a second close does nothing
+    }
+
+    @Test
     void shouldConfineAConfinedArenaToItsOwner() throws Exception {
         Arena arena = pages.newConfinedArena();
         MemorySegment segment = arena.allocate(64);
