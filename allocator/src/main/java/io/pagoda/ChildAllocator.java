@@ -147,7 +147,12 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
                 pages.free(segment);
                 throw raced;
             }
-            live.put(segment.address(), new Held(segment, charge));
+            Held freedBehindOurBack = live.put(segment.address(), new Held(segment, charge));
+            if (freedBehindOurBack != null) {
+                // The user freed it through the parent allocator, which has now handed its address
+                // out again: that allocation is gone, and so is its charge.
+                uncharge(freedBehindOurBack.charge);
+            }
             return segment;
         } finally {
             closing.readLock().unlock();

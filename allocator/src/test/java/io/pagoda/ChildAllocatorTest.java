@@ -187,6 +187,19 @@ class ChildAllocatorTest {
     }
 
     @Test
+    void shouldGiveBackTheChargeOfASegmentFreedBehindItsBackOnceItsAddressComesBack() {
+        ChildAllocator child = pages.newChild("c", 1 << 20);
+        MemorySegment segment = child.allocate(100);
+        pages.free(segment); // the user's bug: freed behind the child's back
+        MemorySegment again = child.allocate(100);
+        assertEquals(segment.address(), again.address(), "the same memory, handed out again");
+        assertEquals(112, child.usedBytes(), "charged once: the first allocation is gone");
+        child.free(again);
+        assertEquals(0, child.usedBytes());
+        assertEquals(0, child.liveAllocations());
+    }
+
+    @Test
     void shouldNeverCountANegativeUseWhileRefusingMoreThanTheAddressSpace() throws Exception {
         try (ChildAllocator child = pages.newChild("tenant", 1 << 20)) {
             java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
