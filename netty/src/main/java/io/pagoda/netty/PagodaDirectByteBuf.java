@@ -3,6 +3,7 @@ package io.pagoda.netty;
 import io.netty.buffer.AbstractReferenceCountedByteBuf;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.IllegalReferenceCountException;
 import io.pagoda.PageAllocator;
 
 import java.io.IOException;
@@ -32,7 +33,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * ({@link PageAllocator#memoryOf}); {@code capacity() <= usable} and {@code <= maxCapacity()};
  * {@code view} and {@code internal}, when not null, are ByteBuffers over exactly those
  * {@code usable} bytes, and {@code view}'s position and limit never move. Released, it holds no
- * allocator: {@code allocator} and {@code pages} are null until its next {@link #reuse}. Growth
+ * allocator: {@code allocator} and {@code pages} are null until its next {@link #reuse}, and
+ * {@link #alloc()} refuses as every other access does. Growth
  * within {@code usable} only moves the capacity; beyond it, the bytes move to new memory and the
  * old memory is freed.
  *
@@ -188,9 +190,18 @@ final class PagodaDirectByteBuf extends AbstractReferenceCountedByteBuf {
         pages.freeAddress(old);
     }
 
+    /**
+     * The allocator; a released buffer holds none (see {@link #deallocate}), and refuses this as
+     * any other access. (Netty's {@code ensureWritable} asks for it, to size a growth, before any
+     * other check: a write past the usable size of a released buffer must fail as the others do.)
+     */
     @Override
     public ByteBufAllocator alloc() {
-        return allocator;
+        PagodaByteBufAllocator current = allocator;
+        if (current == null) {
+            throw new IllegalReferenceCountException(0);
+        }
+        return current;
     }
 
     @Override

@@ -140,6 +140,18 @@ class RecycledDirectBufferTest {
     }
 
     @Test
+    void shouldThrowWhenAReleasedBufferIsWrittenPastItsUsableSize() {
+        ByteBuf buffer = allocator.directBuffer(64);
+        ByteBuf duplicate = buffer.duplicate();
+        buffer.release();
+        byte[] more = new byte[100_000]; // Netty's ensureWritable asks the allocator how to grow first
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.writeBytes(more));
+        assertThrows(IllegalReferenceCountException.class, () -> duplicate.writeBytes(more));
+        assertThrows(IllegalReferenceCountException.class, () -> buffer.ensureWritable(100_000));
+        assertThrows(IllegalReferenceCountException.class, buffer::alloc);
+    }
+
+    @Test
     void shouldRefuseToCopyIntoAReleasedPagodaBuffer() {
         ByteBuf source = allocator.directBuffer(64).writeLong(1);
         ByteBuf released = allocator.directBuffer(64);
