@@ -132,11 +132,14 @@ final class NodeFrames {
         return total;
     }
 
-    /** Each live cache's counters, node by node. */
+    /** Each live cache's counters, node by node; with several nodes, each name says its node. */
     List<CacheSnapshot> snapshots() {
         List<CacheSnapshot> all = new ArrayList<>();
-        for (ThreadCaches nodeCaches : caches()) {
-            all.addAll(nodeCaches.snapshots());
+        List<ThreadCaches> byNode = caches();
+        for (int node = 0; node < byNode.size(); node++) {
+            for (CacheSnapshot snapshot : byNode.get(node).snapshots()) {
+                all.add(byNode.size() == 1 ? snapshot : snapshot.named(snapshot.name() + " (node " + node + ")"));
+            }
         }
         return all;
     }

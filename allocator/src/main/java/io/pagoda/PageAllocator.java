@@ -95,6 +95,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public static final int MAX_ORDER_LIMIT = 20;
     /** Default number of cached orders: 0 to 3, the kernel's PAGE_ALLOC_COSTLY_ORDER. */
     public static final int DEFAULT_CACHED_ORDERS = 4;
+    /** Most nodes: the kernel's MAX_NUMNODES (NODES_SHIFT 10). Each node's zonelist orders all the nodes. */
+    public static final int MAX_NODES = 1024;
     /** Most cached orders. */
     public static final int MAX_CACHED_ORDERS = 8;
     /** log2 of the default pageblock's bytes: 2 MiB, a transparent huge page. */
@@ -214,8 +216,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         try {
             this.buddy = new BuddySystem(region.descriptors(), new BuddySystem.Config(frames, builder.nodes,
                     builder.nodeDistances, maxOrder, pageblockOrder, builder.groupByLifetime, minFreeFrames));
-        } catch (RuntimeException refused) {
-            region.close(); // a configuration the nodes refuse must not leave the reservation mapped
+        } catch (RuntimeException | Error refused) {
+            region.close(); // a configuration the nodes refuse (or the heap cannot hold) must not leave the reservation mapped
             throw refused;
         }
         long idle = builder.cacheIdleTimeout.toNanos();
@@ -1976,12 +1978,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
          * Default 1. Several nodes split one lock's contention, and keep a group of threads'
          * memory together; {@link #bindToPhysicalNodes} places each on a NUMA node of the machine.
          *
-         * @throws IllegalArgumentException if not positive ({@link #build()} refuses a region too
-         *         small to give each node a largest block)
+         * @throws IllegalArgumentException if not from 1 to {@link #MAX_NODES} ({@link #build()}
+         *         refuses a region too small to give each node a largest block)
          */
         public Builder nodes(int count) {
-            if (count < 1) {
-                throw new IllegalArgumentException("nodes must be at least 1: " + count);
+            if (count < 1 || count > MAX_NODES) {
+                throw new IllegalArgumentException("nodes must be from 1 to " + MAX_NODES + ": " + count);
             }
             this.nodes = count;
             return this;

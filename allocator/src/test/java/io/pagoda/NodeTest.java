@@ -252,8 +252,35 @@ class NodeTest {
     }
 
     @Test
+    void shouldNotCountAnEmptyZonesRefusalsAsTheMinWatermarks() {
+        twoNodes();
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        pages.allocatePages(10);
+        pages.allocatePages(10); // node 0 empty
+        for (int i = 0; i < 100; i++) {
+            assertEquals(1, nodeOf(pages.allocatePages(0)));
+        }
+        assertEquals(0, pages.buddySystem().zone(0).counters().minWatermarkRefusals(),
+                "node 0 has nothing, and a min of 0: no watermark kept anything from anyone");
+    }
+
+    @Test
+    void shouldNameEachNodesCachesApartInThePerCacheStatistics() {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        for (int node = 0; node < 2; node++) {
+            pages.bindCurrentThread(node, MemoryPolicy.BIND);
+            pages.freePages(pages.allocatePages(0), 0); // this thread now has a cache on each node
+        }
+        List<String> names = pages.perCacheStatistics().stream().map(CacheStatistics::name).toList();
+        assertEquals(names.size(), new java.util.HashSet<>(names).size(), "no two alike: " + names);
+        String thread = Thread.currentThread().getName();
+        assertTrue(names.contains(thread + " (node 0)") && names.contains(thread + " (node 1)"), names.toString());
+    }
+
+    @Test
     void shouldRefuseBadNodeSettings() {
         assertThrows(IllegalArgumentException.class, () -> PageAllocator.builder().nodes(0));
+        assertThrows(IllegalArgumentException.class, () -> PageAllocator.builder().nodes(PageAllocator.MAX_NODES + 1));
         IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class,
                 () -> PageAllocator.builder().capacity(MAX_BLOCK).nodes(2).build());
         assertTrue(tooSmall.getMessage().contains("too few for 2 nodes"), tooSmall.getMessage());

@@ -194,8 +194,8 @@ public final class Zone {
             long usable = lifetime == Lifetimes.RESERVE ? freeFrames : usableFreeLocked();
             if (usable - (1L << order) >= mark) {
                 pfn = rmqueueLocked(order, lifetime);
-            } else {
-                minWatermarkRefusals++;
+            } else if (usable >= 1L << order) {
+                minWatermarkRefusals++; // the watermark kept what there is; an empty zone refuses no one
             }
             if (pfn != NO_FRAME) {
                 descriptors.setInfo(pfn, PageDescriptors.info(ALLOCATED, order, lifetime));
@@ -259,7 +259,9 @@ public final class Zone {
             long usable = usableFreeLocked();
             while (taken < count) {
                 if (usable - ((long) (taken + 1) << order) < watermarks.min()) {
-                    minWatermarkRefusals++;
+                    if (usable >= (long) (taken + 1) << order) {
+                        minWatermarkRefusals++;
+                    }
                     break;
                 }
                 int pfn = rmqueueLocked(order, lifetime);

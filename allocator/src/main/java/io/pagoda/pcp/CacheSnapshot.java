@@ -19,6 +19,11 @@ public record CacheSnapshot(String name, long hits, long misses, long frees, lon
         return new CacheSnapshot(name, 0, 0, 0, 0, 0, 0);
     }
 
+    /** The same counters under another name. */
+    public CacheSnapshot named(String newName) {
+        return new CacheSnapshot(newName, hits, misses, frees, refills, drains, held);
+    }
+
     /** The sums of the counters, under this snapshot's name. */
     public CacheSnapshot plus(CacheSnapshot other) {
         return new CacheSnapshot(name, hits + other.hits, misses + other.misses, frees + other.frees, refills + other.refills,
