@@ -169,7 +169,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * whoever removes an orphaned arena from it frees its blocks, so none is freed twice.
      */
     private final Set<PagodaArena> openArenas = ConcurrentHashMap.newKeySet();
-    /** Open arenas at which the next arena opened sweeps for orphaned ones; guarded by this. */
+    /**
+     * Guards opening an arena against close()'s sweep of the open ones. Not the allocator's
+     * monitor: close() holds that while it joins the reclaimer, whose shrinkers may open arenas.
+     */
+    private final Object arenaLock = new Object();
+    /** Set by close() under arenaLock once it sweeps the open arenas: no arena opens after. */
+    private boolean arenasClosing;
+    /** Open arenas at which the next arena opened sweeps for orphaned ones; guarded by arenaLock. */
     private int orphanSweepAt = ORPHAN_SWEEP_MINIMUM;
     private final CacheReaper reaper;
     private final Shrinkers shrinkers = new Shrinkers();
@@ -249,7 +256,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         // The slabs' kept empty slabs are the first thing to give back under pressure (the kernel's
         // slab shrinkers); what the shrinker is asked for is more than they hold, so it gives all.
         shrinkers.register(slabs, slabs::emptySlabBytes, bytes -> slabs.releaseEmptySlabs());
-        this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift);
+        // What the shrinkers free on the reclaimer's thread goes into its caches: drained after each
+        // round, it reaches the zones, whose shortfall is what the reclaimer measures.
+        this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift, () -> {
+            slabs.shrink();
+            this.frames.drainAll();
+        });
         buddy.onLowWatermark(reclaimer::wake);
     }
 
@@ -1109,7 +1121,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      *
      * @throws IllegalStateException if the allocator is closed
      */
-    public synchronized Arena newConfinedArena() {
+    public Arena newConfinedArena() {
         return openArena(false);
     }
 
@@ -1119,11 +1131,20 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      *
      * @throws IllegalStateException if the allocator is closed
      */
-    public synchronized Arena newSharedArena() {
+    public Arena newSharedArena() {
         return openArena(true);
     }
 
     private Arena openArena(boolean shared) {
+        synchronized (arenaLock) {
+            if (arenasClosing) {
+                throw closedException();
+            }
+            return openArenaLocked(shared);
+        }
+    }
+
+    private Arena openArenaLocked(boolean shared) {
         ensureOpen();
         // Threads that die with their arenas open must not grow the set without bound: sweep
         // each time it doubles, which costs O(1) per arena opened, amortized. Once a peak has
@@ -1549,18 +1570,22 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         // Unmapping the region under an open arena's segments would let them touch unmapped
         // memory: close shared arenas here, and refuse while a confined one (which only its
         // owner can close) is open and its owner alive.
-        freeOrphanedArenas();
         Throwable cleanupFailed = null;
-        for (PagodaArena arena : openArenas) {
-            if (!arena.isConfined()) {
-                Throwable failed = arena.closeForAllocator();
-                cleanupFailed = cleanupFailed == null ? failed : cleanupFailed;
-                openArenas.remove(arena);
+        synchronized (arenaLock) {
+            arenasClosing = true;
+            freeOrphanedArenas();
+            for (PagodaArena arena : openArenas) {
+                if (!arena.isConfined()) {
+                    Throwable failed = arena.closeForAllocator();
+                    cleanupFailed = cleanupFailed == null ? failed : cleanupFailed;
+                    openArenas.remove(arena);
+                }
             }
-        }
-        if (!openArenas.isEmpty()) {
-            throw new IllegalStateException(openArenas.size() + " confined arenas are still open: "
-                    + openArenas + "; their owner threads, still alive, must close them before the allocator");
+            if (!openArenas.isEmpty()) {
+                arenasClosing = closed; // refused: arenas may open again, while the allocator is open
+                throw new IllegalStateException(openArenas.size() + " confined arenas are still open: "
+                        + openArenas + "; their owner threads, still alive, must close them before the allocator");
+            }
         }
         if (!closed) {
             if (mxBean != null) {
@@ -1661,6 +1686,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             pfn = allocateFast(order, lifetime); // even after nothing: the reclaimer may just have freed
             if (reclaimed == 0) {
                 break;
+            }
+            if (pfn == PageDescriptors.NO_FRAME) {
+                // What the shrinkers freed on this thread went into its caches, out of the zones'
+                // reach: the kernel's drain_all_pages after a direct reclaim whose retry failed.
+                slabs.shrink();
+                frames.drainAll();
+                pfn = allocateFast(order, lifetime);
             }
         }
         if (pfn == PageDescriptors.NO_FRAME && (critical || inReclaim)) {
@@ -1917,6 +1949,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (bytes < 0) {
                 throw new IllegalArgumentException("minFreeBytes must not be negative: " + bytes);
             }
+            // build() refuses more than the capacity, which may be set after this
             this.minFreeBytes = bytes;
             return this;
         }
@@ -2119,6 +2152,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (capacity / pageSize > MAX_FRAMES) {
                 throw new IllegalArgumentException("capacity " + capacity + " spans " + capacity / pageSize
                         + " frames; at most " + MAX_FRAMES + " frames of " + pageSize + " bytes are supported");
+            }
+            if (minFreeBytes > capacity) {
+                throw new IllegalArgumentException("minFreeBytes " + minFreeBytes + " is more than the capacity, " + capacity
+                        + " bytes: nothing could ever be allocated but by allocateCritical");
             }
             long frames = capacity / pageSize;
             int batch = cacheBatch > 0 ? cacheBatch : ThreadCaches.defaultBatchFrames(frames);

@@ -15,6 +15,15 @@ class BuilderTest {
     }
 
     @Test
+    void shouldRefuseAMinFreeLargerThanTheCapacity() {
+        for (long minFree : new long[] {128L << 20, 1L << 62, Long.MAX_VALUE}) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> PageAllocator.builder().capacity(64L << 20).minFreeBytes(minFree).build());
+            assertTrue(refused.getMessage().contains("minFreeBytes " + minFree + " is more than the capacity"), refused.getMessage());
+        }
+    }
+
+    @Test
     void shouldRequireACapacity() {
         refuses(IllegalStateException.class, "capacity is required", () -> PageAllocator.builder().build());
     }

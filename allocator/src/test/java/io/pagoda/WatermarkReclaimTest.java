@@ -55,28 +55,48 @@ class WatermarkReclaimTest {
     /** A cache of single frames that gives them back when asked, and remembers who asked. */
     private final class FrameCache implements Shrinker {
         final Deque<Long> frames = new ConcurrentLinkedDeque<>();
+        /** The frames held, counted: a concurrent deque's size() walks it all. */
+        final java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
         final Set<String> askedBy = ConcurrentHashMap.newKeySet();
+        final AtomicLong freed = new AtomicLong();
         /** Gives nothing to the background reclaimer, so that only direct reclaim gets frames back. */
         volatile boolean refuseReclaimer;
+        /** Gives only to the background reclaimer. */
+        volatile boolean onlyReclaimer;
+
+        void add(long frame) {
+            frames.add(frame);
+            count.incrementAndGet();
+        }
 
         @Override
         public long freeableBytes() {
-            return (long) frames.size() * PAGE;
+            return (long) count.get() * PAGE;
         }
 
         @Override
         public long shrink(long bytes) {
             askedBy.add(Thread.currentThread().getName());
-            if (refuseReclaimer && Thread.currentThread().getName().equals("pagoda-reclaimer")) {
+            boolean reclaimer = Thread.currentThread().getName().equals("pagoda-reclaimer");
+            if (refuseReclaimer && reclaimer || onlyReclaimer && !reclaimer) {
                 return 0;
             }
-            long freed = 0;
+            long given = 0;
             Long frame;
-            while (freed < bytes && (frame = frames.pollLast()) != null) {
+            while (given < bytes && (frame = frames.pollLast()) != null) {
+                count.decrementAndGet();
                 pages.freePages(frame, 0);
-                freed += PAGE;
+                given += PAGE;
             }
-            return freed;
+            freed.addAndGet(given);
+            return given;
+        }
+    }
+
+    /** Every frame the zones hand out, into the cache, which the caller then registers. */
+    private void fillWithEveryFrame(FrameCache cache) {
+        for (long frame; (frame = pages.tryAllocatePages(0, Lifetime.SHORT_LIVED)) != 0; ) {
+            cache.add(frame);
         }
     }
 
@@ -188,7 +208,7 @@ class WatermarkReclaimTest {
         assertEquals(1, pages.buddySystem().zone(0).counters().reservedPageblocks());
         long reserveFree = 512 - 2;
         for (long frames = freeFrames() - reserveFree - (LOW - 1); frames > 0; frames--) {
-            cache.frames.add(pages.allocatePages(0)); // the last one leaves the ordinary memory below low
+            cache.add(pages.allocatePages(0)); // the last one leaves the ordinary memory below low
         }
         assertTrue(freeFrames() > reserveFree + LOW - 2, "the zone's free frames, reserve included, stay far above low");
         awaitTrue("the reclaimer brought the memory outside the reserve above high", () -> freeFrames() - reserveFree >= HIGH);
@@ -264,7 +284,7 @@ class WatermarkReclaimTest {
         FrameCache cache = new FrameCache();
         pages.registerShrinker(cache);
         while (freeFrames() >= LOW) {
-            cache.frames.add(pages.allocatePages(0)); // the last one leaves the zone below low
+            cache.add(pages.allocatePages(0)); // the last one leaves the zone below low
         }
         // The zone reaches high inside the shrinker's last free, before the reclaimer adds what
         // the shrinker freed to pgsteal_kswapd: wait for the count too.
@@ -295,6 +315,85 @@ class WatermarkReclaimTest {
     }
 
     @Test
+    void shouldServeALargerOrderFromWhatDirectReclaimFreedIntoTheCallersOwnCache() {
+        pages = PageAllocator.builder().capacity(1L << 30).minFreeBytes(0).build(); // caches on: 64-frame batches
+        FrameCache cache = new FrameCache();
+        cache.refuseReclaimer = true;
+        fillWithEveryFrame(cache);
+        pages.registerShrinker(cache);
+        long pair = pages.allocatePages(1); // the shrinker's frees went to this thread's cache first
+        assertTrue(cache.freed.get() > 0);
+        pages.freePages(pair, 1);
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldHaveTheReclaimerReclaimWhatTheZoneMissesNotWhatItsOwnCacheKeeps() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(1L << 30).build();
+        FrameCache cache = new FrameCache();
+        cache.onlyReclaimer = true;
+        fillWithEveryFrame(cache);
+        Zone zone = pages.buddySystem().zone(0);
+        long shortfall = zone.watermarks().high() - zone.usableFreeFrames();
+        pages.registerShrinker(cache);
+        pages.tryAllocatePages(0, Lifetime.SHORT_LIVED); // below low: wakes the reclaimer
+        awaitTrue("the reclaimer brought the zone to high", () -> zone.usableFreeFrames() >= zone.watermarks().high());
+        Thread.sleep(200); // and stopped there
+        long batch = 64;
+        assertTrue(cache.freed.get() / PAGE <= shortfall + batch,
+                "asked for " + cache.freed.get() / PAGE + " frames where the zone missed " + shortfall);
+    }
+
+    @Test
+    void shouldKeepTheReclaimerRunningAfterAShrinkerThrowsAnError() throws InterruptedException {
+        allocator();
+        AtomicBoolean thrown = new AtomicBoolean();
+        Shrinker broken = onePage(bytes -> {
+            if (Thread.currentThread().getName().equals("pagoda-reclaimer") && thrown.compareAndSet(false, true)) {
+                throw new AssertionError("a bug in a user's cache");
+            }
+            return 0;
+        });
+        pages.registerShrinker(broken);
+        FrameCache cache = new FrameCache();
+        List<Long> held = allocateUntilFree(LOW - 1); // below low: the reclaimer wakes, and the broken shrinker throws
+        awaitTrue("the broken shrinker threw", thrown::get);
+        pages.unregisterShrinker(broken);
+        for (int i = 0; i < 40; i++) {
+            cache.add(held.removeLast());
+        }
+        pages.registerShrinker(cache);
+        pages.freePages(pages.allocatePages(0), 0); // below low still: wakes it again
+        awaitTrue("the reclaimer reclaimed again", () -> cache.freed.get() > 0);
+    }
+
+    @Test
+    void shouldCloseWhileAShrinkerOnTheReclaimerOpensAnArena() throws InterruptedException {
+        allocator();
+        CountDownLatch inside = new CountDownLatch(1);
+        AtomicReference<Throwable> arenaRefused = new AtomicReference<>();
+        pages.registerShrinker(onePage(bytes -> {
+            if (Thread.currentThread().getName().equals("pagoda-reclaimer") && inside.getCount() > 0) {
+                inside.countDown();
+                try {
+                    Thread.sleep(300); // close() starts meanwhile, and joins this thread
+                    pages.newConfinedArena().close();
+                } catch (IllegalStateException | InterruptedException refused) {
+                    arenaRefused.set(refused);
+                }
+            }
+            return 0;
+        }));
+        allocateUntilFree(LOW - 1); // wakes the reclaimer
+        assertTrue(inside.await(10, TimeUnit.SECONDS));
+        Thread closer = Thread.ofPlatform().start(pages::close);
+        closer.join(TimeUnit.SECONDS.toMillis(10));
+        assertFalse(closer.isAlive(), "close() hung");
+        assertTrue(arenaRefused.get() instanceof IllegalStateException, "the arena was refused: " + arenaRefused.get());
+        pages = null;
+    }
+
+    @Test
     void shouldReclaimOnTheAllocatingThreadWhenItReachesMin() {
         allocator();
         FrameCache cache = new FrameCache();
@@ -302,7 +401,7 @@ class WatermarkReclaimTest {
         pages.registerShrinker(cache);
         List<Long> held = allocateUntilFree(MIN);
         for (int i = 0; i < 40; i++) {
-            cache.frames.add(held.removeLast()); // now it could give back 40 frames
+            cache.add(held.removeLast()); // now it could give back 40 frames
         }
         long frame = pages.allocatePages(0);
         assertNotEquals(0, frame);
@@ -346,8 +445,8 @@ class WatermarkReclaimTest {
         cache.refuseReclaimer = true;
         pages.registerShrinker(cache);
         List<Long> held = allocateUntilFree(MIN);
-        cache.frames.add(held.removeLast());
-        cache.frames.add(held.removeLast());
+        cache.add(held.removeLast());
+        cache.add(held.removeLast());
         pages.allocatePages(0); // reclaims from the working cache
         assertTrue(counter("shrinker_failures") > 0, pages.zoneinfo());
         InvariantChecker.check(pages);
@@ -397,7 +496,7 @@ class WatermarkReclaimTest {
                                 own.add(new long[] {block, order});
                             }
                         } else if (order == 0) {
-                            cache.frames.add(pages.allocatePages(0));
+                            cache.add(pages.allocatePages(0));
                             cached.incrementAndGet();
                         }
                         if (own.size() > 8) {

@@ -25,8 +25,11 @@ public final class Reclaimer implements AutoCloseable {
     /** Rounds of asking per run: a run gives up after these, as kswapd's priority loop does. */
     private static final int ROUNDS = 12;
 
+    private static final System.Logger LOG = System.getLogger("io.pagoda");
+
     private final BuddySystem buddy;
     private final Shrinkers shrinkers;
+    private final Runnable drainCaches;
     private final int pageShift;
     private final Thread thread;
     private volatile boolean pending;
@@ -35,7 +38,12 @@ public final class Reclaimer implements AutoCloseable {
     private volatile long runs;
     private volatile long reclaimedBytes;
 
-    public Reclaimer(String name, BuddySystem buddy, Shrinkers shrinkers, int pageShift) {
+    /**
+     * @param drainCaches gives back to the zones what the per-thread caches hold, the reclaimer's
+     *                    own included, where what the shrinkers free on its thread goes
+     */
+    public Reclaimer(String name, BuddySystem buddy, Shrinkers shrinkers, int pageShift, Runnable drainCaches) {
+        this.drainCaches = drainCaches;
         this.buddy = buddy;
         this.shrinkers = shrinkers;
         this.pageShift = pageShift;
@@ -58,9 +66,19 @@ public final class Reclaimer implements AutoCloseable {
                 LockSupport.park(this);
             }
             pending = false;
-            if (!stopped && !balance()) {
+            if (!stopped && !balanceSurvivingFailures()) {
                 LockSupport.parkNanos(BACKOFF_NANOS);
             }
+        }
+    }
+
+    /** A run; whatever a shrinker throws (an Error too) is logged, and reclaim goes on at the next wake. */
+    private boolean balanceSurvivingFailures() {
+        try {
+            return balance();
+        } catch (Throwable failure) {
+            LOG.log(System.Logger.Level.WARNING, "a reclaim run failed; the reclaimer goes on", failure);
+            return false;
         }
     }
 
@@ -94,6 +112,7 @@ public final class Reclaimer implements AutoCloseable {
             }
             freedAny = true;
             reclaimedBytes += freed;
+            drainCaches.run();
             missing = framesBelowHigh();
         }
         return freedAny;
