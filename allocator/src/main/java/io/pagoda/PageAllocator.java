@@ -717,7 +717,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             failures.record(order, SLAB_LIFETIME, false, buddy, pageShift);
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
                     + " bytes) for a slab of " + sizeClasses.size(sizeClass) + "-byte objects, for a request of "
-                    + byteSize + " bytes; " + buddy.freeFrames() + " frames free in smaller blocks or below the min watermark",
+                    + byteSize + " bytes; " + buddy.freeFrames() + " frames free in smaller blocks, below the min watermark, "
+                    + "or on nodes the thread's memory policy excludes",
                     order, BuddyInfo.format(buddy), zoneinfo());
         }
         return offset;
@@ -1723,7 +1724,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         long bytes = requestedBytes < 0 ? blockSize(order) : requestedBytes;
         return new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
                 + " bytes, for a request of " + bytes + " bytes); " + buddy.freeFrames()
-                + " frames free in smaller blocks or below the min watermark", order,
+                + " frames free in smaller blocks, below the min watermark, or on nodes the thread's memory policy excludes", order,
                 BuddyInfo.format(buddy), zoneinfo());
     }
 
