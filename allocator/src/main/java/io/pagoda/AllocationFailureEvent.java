@@ -39,7 +39,7 @@ final class AllocationFailureEvent extends Event {
     boolean critical;
 
     @Label("Free")
-    @Description("Bytes free in the zones at the failure: in blocks too small, or kept back below the min watermark")
+    @Description("Bytes free in every node's zones at the failure: in blocks too small, kept back below the min watermark, or on nodes the thread's memory policy excludes")
     @DataAmount
     long freeBytes;
 
