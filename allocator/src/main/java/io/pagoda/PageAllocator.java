@@ -258,10 +258,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         shrinkers.register(slabs, slabs::emptySlabBytes, bytes -> slabs.releaseEmptySlabs());
         // What the shrinkers free on the reclaimer's thread goes into its caches: drained after each
         // round, it reaches the zones, whose shortfall is what the reclaimer measures.
-        this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift, () -> {
-            slabs.shrink();
-            this.frames.drainAll();
-        });
+        this.reclaimer = new Reclaimer("pagoda-reclaimer", buddy, shrinkers, pageShift, this::drainCaches);
         buddy.onLowWatermark(reclaimer::wake);
     }
 
@@ -717,8 +714,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             failures.record(order, SLAB_LIFETIME, false, buddy, pageShift);
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
                     + " bytes) for a slab of " + sizeClasses.size(sizeClass) + "-byte objects, for a request of "
-                    + byteSize + " bytes; " + buddy.freeFrames() + " frames free in smaller blocks, below the min watermark, "
-                    + "or on nodes the thread's memory policy excludes",
+                    + byteSize + " bytes; " + freeElsewhere(),
                     order, BuddyInfo.format(buddy), zoneinfo());
         }
         return offset;
@@ -1422,9 +1418,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         ensureOpen();
         CacheDrainEvent drain = CacheDrainEvent.started(this);
         freeOrphanedArenas();
+        drainCaches();
+        drain.end(this);
+    }
+
+    /** Every magazine's objects to their slabs, then every page cache's blocks to the zones. */
+    private void drainCaches() {
         slabs.shrink(); // the objects it gives back may empty slabs, whose blocks go to the page caches
         frames.drainAll();
-        drain.end(this);
     }
 
     /**
@@ -1691,8 +1692,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (pfn == PageDescriptors.NO_FRAME) {
                 // What the shrinkers freed on this thread went into its caches, out of the zones'
                 // reach: the kernel's drain_all_pages after a direct reclaim whose retry failed.
-                slabs.shrink();
-                frames.drainAll();
+                drainCaches();
                 pfn = allocateFast(order, lifetime);
             }
         }
@@ -1723,9 +1723,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private OutOfPagesException outOfPages(int order, long requestedBytes) {
         long bytes = requestedBytes < 0 ? blockSize(order) : requestedBytes;
         return new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
-                + " bytes, for a request of " + bytes + " bytes); " + buddy.freeFrames()
-                + " frames free in smaller blocks, below the min watermark, or on nodes the thread's memory policy excludes", order,
+                + " bytes, for a request of " + bytes + " bytes); " + freeElsewhere(), order,
                 BuddyInfo.format(buddy), zoneinfo());
+    }
+
+    /** Where the free frames are when an allocation fails: the out-of-pages messages' last clause. */
+    private String freeElsewhere() {
+        return buddy.freeFrames() + " frames free in smaller blocks, below the min watermark, or on nodes the thread's "
+                + "memory policy excludes";
     }
 
     /** smallest k with pageSize << k >= byteSize, for 0 < byteSize <= the largest block. */
