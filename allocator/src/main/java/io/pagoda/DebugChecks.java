@@ -34,6 +34,8 @@ final class DebugChecks {
     /** Bytes at a free slab object's start that the slab layer itself writes. */
     static final int SLAB_HEADER = 16;
 
+    /** Leaks listed one by one in a report; the rest are counted. */
+    static final int MAX_REPORTED_LEAKS = 100;
     /** Frames of a site kept in a report. */
     private static final int MAX_FRAMES = 12;
     private static final java.util.Set<String> ALLOCATOR_CLASSES = java.util.Set.of(PageAllocator.class.getName(),
@@ -203,11 +205,26 @@ final class DebugChecks {
         });
     }
 
-    /** Every allocation still live, with where it was made, and every ByteBuffer lost; "" if none. */
+    /**
+     * The allocations still live, each with where it was made, up to {@link #MAX_REPORTED_LEAKS}
+     * of them and then a count of the rest, and every ByteBuffer lost; "" if none. Capped, as
+     * LeakSanitizer's report is, because a program that holds the whole region when it closes
+     * would otherwise print hundreds of thousands of stacks.
+     */
     String leakReport() {
         List<String> lines = new ArrayList<>(lostBuffers);
+        long unlisted = 0;
+        long unlistedBytes = 0;
         for (Owner owner : live.values()) {
-            lines.add("leak: " + owner.describe());
+            if (lines.size() < MAX_REPORTED_LEAKS) {
+                lines.add("leak: " + owner.describe());
+            } else {
+                unlisted++;
+                unlistedBytes += owner.bytes;
+            }
+        }
+        if (unlisted > 0) {
+            lines.add("leak: " + unlisted + " more allocations (" + unlistedBytes + " bytes) are live, not listed");
         }
         return String.join("\n", lines);
     }

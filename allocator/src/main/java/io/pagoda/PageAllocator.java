@@ -1196,9 +1196,10 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /**
-     * In the debug mode ({@link Builder#debug}), every allocation still live, each with the thread
-     * and stack that made it, and every ByteBuffer that became unreachable without release; an
-     * empty string when there are none, or when the debug mode is off. The debug mode also prints
+     * In the debug mode ({@link Builder#debug}), the allocations still live, each with the thread
+     * and stack that made it (the first hundred; the rest are counted, with their bytes), and
+     * every ByteBuffer that became unreachable without release; an empty string when there are
+     * none, or when the debug mode is off. The debug mode also prints
      * it to standard error when the allocator closes.
      */
     public String leakReport() {
@@ -1593,8 +1594,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (mxBean != null) {
                 mxBean.unregister(); // first: management tools must not read an allocator being closed
             }
-            if (debug != null && !debug.leakReport().isEmpty()) {
-                System.err.println("Pagoda debug mode, at close:\n" + debug.leakReport());
+            String leaks = leakReport();
+            if (!leaks.isEmpty()) {
+                System.err.println("Pagoda debug mode, at close:\n" + leaks);
             }
             reclaimer.close(); // first: the shrinkers it may be running still free into an open allocator
             closed = true;

@@ -118,6 +118,19 @@ class DebugModeTest {
     }
 
     @Test
+    void shouldListTheFirstHundredLeaksAndCountTheRest() {
+        java.util.List<MemorySegment> held = new java.util.ArrayList<>();
+        for (int i = 0; i < 250; i++) {
+            held.add(pages.allocate(64));
+        }
+        String report = pages.leakReport();
+        assertEquals(100, report.lines().filter(line -> line.startsWith("leak: allocated 0x")).count(), report);
+        assertTrue(report.endsWith("leak: 150 more allocations (9600 bytes) are live, not listed"), report);
+        held.forEach(pages::free);
+        assertEquals("", pages.leakReport());
+    }
+
+    @Test
     void shouldReportAByteBufferDroppedWithoutRelease() throws InterruptedException {
         dropABuffer();
         long deadline = System.nanoTime() + 10_000_000_000L;
