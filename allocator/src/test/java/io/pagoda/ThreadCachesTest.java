@@ -243,6 +243,20 @@ class ThreadCachesTest {
     }
 
     @Test
+    void shouldMakeAVirtualThreadsStripeOnlyAtItsFirstUse() throws InterruptedException {
+        try (PageAllocator pages = PageAllocator.builder().capacity(64L << 20).build()) {
+            assertEquals(0, stripes(pages), "no virtual thread has allocated yet");
+            Thread.ofVirtual().start(() -> pages.freePages(pages.allocatePages(0), 0)).join();
+            assertEquals(1, stripes(pages), "the one stripe that thread used");
+            InvariantChecker.check(pages);
+        }
+    }
+
+    private static long stripes(PageAllocator pages) {
+        return pages.perCacheStatistics().stream().filter(cache -> cache.name().startsWith("shared-")).count();
+    }
+
+    @Test
     void shouldShareABoundedSetOfCachesAmongAMillionVirtualThreads() throws InterruptedException {
         try (PageAllocator pages = PageAllocator.builder().capacity(64L << 20).build()) {
             int cachesBefore = pages.perCacheStatistics().size();
@@ -272,9 +286,10 @@ class ThreadCachesTest {
             if (failure.get() != null) {
                 throw new AssertionError(failure.get());
             }
-            assertEquals(cachesBefore, pages.perCacheStatistics().size(), "virtual threads make no caches of their own");
-            assertTrue(cachesBefore <= 2 * Integer.highestOneBit(2 * Runtime.getRuntime().availableProcessors()) + 2,
-                    "a bounded set: " + cachesBefore);
+            long stripes = stripes(pages);
+            assertEquals(cachesBefore, pages.perCacheStatistics().size() - stripes, "virtual threads make no caches of their own");
+            assertTrue(stripes > 0 && stripes <= 2 * Integer.highestOneBit(2 * Runtime.getRuntime().availableProcessors()),
+                    "they share a bounded set of stripes: " + stripes);
             InvariantChecker.check(pages);
             CacheStatistics total = pages.cacheStatistics();
             assertTrue(total.hits() > million, "the shared caches served most allocations: " + total);

@@ -84,7 +84,7 @@ public final class CacheRegistry<S extends OwnedCache> {
         @SuppressWarnings("unchecked")
         SharedCache<S>[] stripesArray = (SharedCache<S>[]) new SharedCache<?>[stripes];
         for (int i = 0; i < stripes; i++) {
-            stripesArray[i] = new SharedCache<>(keeper.newCache(null), i);
+            stripesArray[i] = new SharedCache<>(() -> keeper.newCache(null), i);
         }
         this.shared = stripesArray;
     }
@@ -172,9 +172,12 @@ public final class CacheRegistry<S extends OwnedCache> {
         assert drainLock.isHeldByCurrentThread();
         drainOwnedLocked(List.copyOf(owned)); // one set for both of its passes
         for (SharedCache<S> cache : shared) {
+            if (cache.madeStacks() == null) {
+                continue; // never used, so empty; one made meanwhile is a race any drain may lose
+            }
             cache.lock();
             try {
-                keeper.empty(cache.stacks);
+                keeper.empty(cache.stacks());
             } finally {
                 cache.unlock();
             }
@@ -245,9 +248,9 @@ public final class CacheRegistry<S extends OwnedCache> {
             if (operations != cache.reaperOperations) {
                 cache.reaperOperations = operations;
                 cache.reaperIdleSince = now;
-            } else if (now - cache.reaperIdleSince >= idleNanos && cache.tryLock()) {
+            } else if (now - cache.reaperIdleSince >= idleNanos && cache.madeStacks() != null && cache.tryLock()) {
                 try {
-                    keeper.empty(cache.stacks);
+                    keeper.empty(cache.stacks());
                 } finally {
                     cache.unlock();
                 }
@@ -262,19 +265,23 @@ public final class CacheRegistry<S extends OwnedCache> {
             sum += measure.applyAsLong(cache);
         }
         for (SharedCache<S> cache : shared) {
-            sum += measure.applyAsLong(cache.stacks);
+            S stacks = cache.madeStacks();
+            sum += stacks == null ? 0 : measure.applyAsLong(stacks);
         }
         return sum;
     }
 
-    /** Each live cache's counters: the owner thread's name, or "shared-N". */
+    /** Each live cache's counters: the owner thread's name, or "shared-N" for a stripe used at least once. */
     public List<CacheSnapshot> snapshots() {
         List<CacheSnapshot> snapshots = new ArrayList<>();
         for (S cache : owned) {
             snapshots.add(keeper.snapshot(cache.owner.getName(), cache));
         }
         for (SharedCache<S> cache : shared) {
-            snapshots.add(keeper.snapshot("shared-" + cache.index, cache.stacks));
+            S stacks = cache.madeStacks();
+            if (stacks != null) {
+                snapshots.add(keeper.snapshot("shared-" + cache.index, stacks));
+            }
         }
         return snapshots;
     }
@@ -299,7 +306,10 @@ public final class CacheRegistry<S extends OwnedCache> {
             visitor.accept(cache);
         }
         for (SharedCache<S> cache : shared) {
-            visitor.accept(cache.stacks);
+            S stacks = cache.madeStacks();
+            if (stacks != null) {
+                visitor.accept(stacks);
+            }
         }
     }
 }

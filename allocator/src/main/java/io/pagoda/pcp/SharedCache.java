@@ -3,28 +3,34 @@ package io.pagoda.pcp;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 
 /**
  * A cache shared by the virtual threads whose ids hash to it, so that a million virtual threads
  * use a bounded number of caches. It is guarded by a try-lock, like the kernel's
  * {@code pcp_spin_trylock}: a thread that finds it taken does not wait, it goes to the layer below.
- * Drainers wait for the lock instead.
+ * Drainers wait for the lock instead. What it holds is made at its first use: most stripes of
+ * most allocators never see a virtual thread, and an allocator of many nodes has a set per node.
  */
 public final class SharedCache<S> {
 
     private static final VarHandle LOCKED;
+    private static final VarHandle STACKS;
     private static final long BACKOFF_NANOS = 20_000;
 
     static {
         try {
-            LOCKED = MethodHandles.lookup().findVarHandle(SharedCache.class, "locked", int.class);
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            LOCKED = lookup.findVarHandle(SharedCache.class, "locked", int.class);
+            STACKS = lookup.findVarHandle(SharedCache.class, "stacks", Object.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
-    /** What the cache holds: touched only under the lock. */
-    public final S stacks;
+    private final Supplier<S> maker;
+    /** What the cache holds, null until its first use: written under the lock, published by a release for racy readers. */
+    private Object stacks;
     final int index;
 
     private int locked;
@@ -35,13 +41,30 @@ public final class SharedCache<S> {
     int reaperOperations;
     long reaperIdleSince;
 
-    SharedCache(S stacks, int index) {
-        this.stacks = stacks;
+    SharedCache(Supplier<S> maker, int index) {
+        this.maker = maker;
         this.index = index;
         this.reaperIdleSince = System.nanoTime();
     }
 
     /** Takes the lock if it is free; acquire semantics on success. */
+    /** What the cache holds, made now if it never was. Only under the lock. */
+    @SuppressWarnings("unchecked")
+    public S stacks() {
+        Object made = stacks;
+        if (made == null) {
+            made = maker.get();
+            STACKS.setRelease(this, made);
+        }
+        return (S) made;
+    }
+
+    /** What the cache holds, or null if it was never used; readable without the lock (racy counters). */
+    @SuppressWarnings("unchecked")
+    S madeStacks() {
+        return (S) STACKS.getAcquire(this);
+    }
+
     public boolean tryLock() {
         return LOCKED.compareAndSet(this, 0, 1);
     }

@@ -181,7 +181,7 @@ public final class ThreadCaches {
             }
             try {
                 cache.operations++;
-                pfn = takeFrom(cache.stacks, order);
+                pfn = takeFrom(cache.stacks(), order);
             } finally {
                 cache.unlock();
             }
@@ -296,7 +296,7 @@ public final class ThreadCaches {
             }
             try {
                 cache.operations++;
-                push(cache.stacks, pfn, order);
+                push(cache.stacks(), pfn, order);
             } finally {
                 cache.unlock();
             }

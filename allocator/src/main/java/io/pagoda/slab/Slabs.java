@@ -207,9 +207,9 @@ public final class Slabs {
             long offset;
             try {
                 cache.operations++;
-                offset = take(cache.stacks, sizeClass);
+                offset = take(cache.stacks(), sizeClass);
                 if (offset < 0) {
-                    offset = refillLocked(cache.stacks, sizeClass); // the stripe's lock is ours: fill it in place
+                    offset = refillLocked(cache.stacks(), sizeClass); // the stripe's lock is ours: fill it in place
                 }
             } finally {
                 cache.unlock();
@@ -362,8 +362,9 @@ public final class Slabs {
             }
             try {
                 cache.operations++;
-                if (push(cache.stacks, sizeClass, offset)) {
-                    slabClasses[sizeClass].giveBack(cache.stacks.scratch, 0, batch[sizeClass]);
+                Magazines magazines = cache.stacks();
+                if (push(magazines, sizeClass, offset)) {
+                    slabClasses[sizeClass].giveBack(magazines.scratch, 0, batch[sizeClass]);
                 }
             } finally {
                 cache.unlock();
