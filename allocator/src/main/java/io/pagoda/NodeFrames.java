@@ -82,6 +82,11 @@ final class NodeFrames {
      *
      * @return {@link Zone#FREED}, or the info word found when it was not an allocated block of that order
      */
+    /** A block of a type the caches do not hold, from {@code node} alone, whatever the thread's policy. */
+    int allocateOn(int node, int order, int lifetime, boolean belowMin) {
+        return buddy.allocate(node, true, order, lifetime, belowMin);
+    }
+
     int free(int pfn, int order) {
         if (order >= cachedOrders) {
             return buddy.free(pfn, order);

@@ -139,7 +139,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     /** Blocks across the nodes: the per-thread caches, zonelists and memory policies. */
     private final NodeFrames frames;
     private final SizeClasses sizeClasses;
-    private final Slabs slabs;
+    private final NodeSlabs slabs;
+    /** With one node, its slabs: the small objects' shortest way; null with several. */
+    private final Slabs soleSlabs;
     /** Sizes up to this are size classes: slab objects, or page blocks of a class's size. */
     private final long largestClass;
     /** Allocations above the largest block: a mapping of their own each, by address. */
@@ -238,7 +240,9 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         for (int c = 0; c < classOrders.length; c++) {
             classOrders[c] = sizeClasses.isSlab(c) ? -1 : sizeClasses.pageOrder(c);
         }
-        this.slabs = new Slabs(sizeClasses, region.descriptors(), region.memory(), pageShift, new SlabFrames(), idle);
+        this.slabs = new NodeSlabs(buddy, this.frames.nodeMap(), pageShift, node -> new Slabs(sizeClasses,
+                region.descriptors(), region.memory(), pageShift, new SlabFrames(node), idle));
+        this.soleSlabs = slabs.sole();
         List<java.util.function.LongConsumer> reapers = new ArrayList<>();
         reapers.add(slabs::reap); // first: what the magazines give back may empty page caches' batches
         reapers.add(this.frames::reap);
@@ -262,14 +266,20 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         buddy.onLowWatermark(reclaimer::wake);
     }
 
-    /** Blocks for slabs: the page allocation fast path, without its failure report. */
+    /** Blocks for a node's slabs, from that node alone: the page allocation fast path, without its failure report. */
     private final class SlabFrames implements FrameSource {
+        private final int node;
+
+        SlabFrames(int node) {
+            this.node = node;
+        }
+
         @Override
         public int allocate(int order) {
-            int pfn = frames.allocate(order, SLAB_LIFETIME, false);
+            int pfn = frames.allocateOn(node, order, SLAB_LIFETIME, false);
             if (pfn == PageDescriptors.NO_FRAME) {
                 frames.drainAll();
-                pfn = frames.allocate(order, SLAB_LIFETIME, shrinkers.inReclaim());
+                pfn = frames.allocateOn(node, order, SLAB_LIFETIME, shrinkers.inReclaim());
             }
             if (debug != null && pfn != PageDescriptors.NO_FRAME) {
                 debug.claimed((long) pfn << pageShift, blockSize(order)); // carving writes into it
@@ -642,7 +652,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
 
     /** An object of a slab class, checked and zeroed as the builder asked; its offset. */
     private long takeObject(int sizeClass, long byteSize) {
-        long offset = slabs.allocate(sizeClass);
+        Slabs sole = soleSlabs;
+        long offset = sole != null ? sole.allocate(sizeClass) : slabs.allocate(sizeClass);
         if (offset == Slabs.NO_OBJECT) {
             offset = allocateObjectSlow(sizeClass, byteSize);
         }
@@ -771,7 +782,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (offset < regionBytes && freeCachedBlock(offset, byteSize)) {
             return;
         }
-        int result = offset < regionBytes ? slabs.free(offset, byteSize) : Slabs.NOT_AN_OBJECT;
+        int result = offset < regionBytes ? slabsOf(offset).free(offset, byteSize) : Slabs.NOT_AN_OBJECT;
         if (result != Slabs.FREED) {
             freeBlockOrRefuse(offset, byteSize, result);
         }
@@ -857,6 +868,12 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             return false;
         }
         return caches.freeIfCached((int) (offset >>> pageShift), byteSize <= 0 ? 0 : orderOf(byteSize));
+    }
+
+    /** The slabs of the node whose memory holds an offset in the region. */
+    private Slabs slabsOf(long offset) {
+        Slabs sole = soleSlabs;
+        return sole != null ? sole : slabs.of(offset);
     }
 
     /** Not a slab object: a page block, or a bad free, as the slab layer's result says. */
@@ -978,7 +995,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (freeCachedBlock(offset, 0)) {
                 return;
             }
-            int result = slabs.free(offset, 0);
+            int result = slabsOf(offset).free(offset, 0);
             if (result != Slabs.FREED) {
                 freeBlockOrRefuse(offset, -1, result);
             }
@@ -1637,7 +1654,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /** The small-object layer, for the invariant audits of the tests in this package. */
-    Slabs slabs() {
+    NodeSlabs slabs() {
         return slabs;
     }
 

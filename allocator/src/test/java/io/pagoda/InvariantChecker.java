@@ -144,7 +144,7 @@ final class InvariantChecker {
     private static long checkSlabs(PageAllocator pages, BitSet used, Set<Long> objects) {
         Region region = pages.region();
         PageDescriptors descriptors = region.descriptors();
-        Slabs slabs = pages.slabs();
+        NodeSlabs slabs = pages.slabs();
         SizeClasses classes = slabs.classes();
         int shift = region.pageShift();
         Set<Integer> partial = new HashSet<>();

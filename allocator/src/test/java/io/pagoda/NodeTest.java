@@ -189,34 +189,162 @@ class NodeTest {
     void shouldKeepEveryInvariantWhileThreadsOfTwoNodesFreeEachOthersBlocks() throws InterruptedException {
         pages = PageAllocator.builder().capacity(8 * MAX_BLOCK).nodes(2).build();
         ConcurrentLinkedQueue<long[]> handOff = new ConcurrentLinkedQueue<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000);
+        onFourThreads(t -> {
+            pages.bindCurrentThread(t % 2, t < 2 ? MemoryPolicy.LOCAL_PREFERRED : MemoryPolicy.INTERLEAVE);
+            SplittableRandom random = new SplittableRandom(t);
+            List<long[]> own = new ArrayList<>();
+            while (System.nanoTime() < end) {
+                int order = random.nextInt(5);
+                long block = pages.tryAllocatePages(order, Lifetime.SHORT_LIVED);
+                if (block != 0) {
+                    stamp(block, order);
+                    (random.nextBoolean() ? own : handOff).add(new long[] {block, order});
+                }
+                long[] theirs = handOff.poll();
+                if (theirs != null) {
+                    checkAndFree(theirs);
+                }
+                if (own.size() > 16) {
+                    checkAndFree(own.remove(random.nextInt(own.size())));
+                }
+            }
+            own.forEach(this::checkAndFree);
+        });
+        for (long[] block; (block = handOff.poll()) != null; ) {
+            pages.freePages(block[0], (int) block[1]);
+        }
+        InvariantChecker.check(pages);
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "every frame back in its node");
+    }
+
+    @Test
+    void shouldServeSmallObjectsFromTheBoundNodeOnlyWhileAnotherNodesSlabsHaveRoom() throws InterruptedException {
+        twoNodes();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        MemorySegment first = pages.allocate(16); // a slab of node 0, with room for more than a magazine takes
+        assertEquals(0, nodeOf(first.address()));
+        ThreadGroup second = new ThreadGroup("second");
+        pages.bindThreadGroup(second, 1);
+        assertEquals(0, onNewThread(second, () -> {
+            pages.bindCurrentThread(1, MemoryPolicy.BIND);
+            List<MemorySegment> objects = new ArrayList<>();
+            int elsewhere = 0;
+            for (int i = 0; i < 100; i++) {
+                MemorySegment object = pages.allocate(16);
+                elsewhere += nodeOf(object.address()) == 1 ? 0 : 1;
+                objects.add(object);
+            }
+            objects.forEach(pages::free);
+            return elsewhere;
+        }), "objects of node 0's slab given to a thread bound to node 1");
+        pages.free(first);
+        InvariantChecker.check(pages);
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldFailASmallObjectRatherThanLeaveTheNodeUnderBind() throws InterruptedException {
+        twoNodes();
+        ThreadGroup second = new ThreadGroup("second");
+        pages.bindThreadGroup(second, 1);
+        long[] onNodeOne = new long[1];
+        onNewThread(second, () -> {
+            onNodeOne[0] = pages.allocateAddress(64); // a slab of node 1, with room for many more
+            return 0;
+        });
+        assertEquals(1, nodeOf(onNodeOne[0]));
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        long[] nodeZero = {pages.allocatePages(10), pages.allocatePages(10)};
+        String before = pages.buddyinfo();
+        assertThrows(OutOfPagesException.class, () -> pages.allocate(64), "node 1's slab has room, but the thread is bound to node 0");
+        assertEquals(before, pages.buddyinfo(), "the failure changed nothing");
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        MemorySegment fallback = pages.allocate(64);
+        assertEquals(1, nodeOf(fallback.address()), "preferring node 0, it may go on to node 1");
+        pages.free(fallback);
+        pages.freeAddress(onNodeOne[0]);
+        for (long block : nodeZero) {
+            pages.freePages(block, 10);
+        }
+        InvariantChecker.check(pages);
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldFreeASmallObjectBackToItsOwnNodeWhateverThreadFreesIt() throws InterruptedException {
+        twoNodes();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        List<MemorySegment> nodeZeroObjects = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            nodeZeroObjects.add(pages.allocate(512));
+        }
+        ThreadGroup second = new ThreadGroup("second");
+        pages.bindThreadGroup(second, 1);
+        assertEquals(0, onNewThread(second, () -> {
+            pages.bindCurrentThread(1, MemoryPolicy.BIND);
+            nodeZeroObjects.forEach(pages::free); // into this thread's magazine of node 0, not of node 1
+            int elsewhere = 0;
+            List<MemorySegment> own = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                MemorySegment object = pages.allocate(512);
+                elsewhere += nodeOf(object.address()) == 1 ? 0 : 1;
+                own.add(object);
+            }
+            own.forEach(pages::free);
+            return elsewhere;
+        }), "node 0's objects, freed on a thread of node 1, handed out again there");
+        InvariantChecker.check(pages);
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "every object back in its node's slabs, every slab in its zone");
+    }
+
+    @Test
+    void shouldKeepEveryInvariantWhileBoundThreadsOfTwoNodesFreeEachOthersObjects() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(8 * MAX_BLOCK).nodes(2).build();
+        ConcurrentLinkedQueue<MemorySegment> handOff = new ConcurrentLinkedQueue<>();
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000);
+        onFourThreads(t -> {
+            int node = t % 2;
+            pages.bindCurrentThread(node, MemoryPolicy.BIND);
+            SplittableRandom random = new SplittableRandom(t);
+            List<MemorySegment> own = new ArrayList<>();
+            while (System.nanoTime() < end) {
+                MemorySegment object = pages.allocate(16 + random.nextInt(4000));
+                assertEquals(node, nodeOf(object.address()), "an object from a node the binding excludes");
+                object.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, object.address());
+                (random.nextBoolean() ? own : handOff).add(object);
+                MemorySegment theirs = handOff.poll();
+                if (theirs != null) {
+                    assertEquals(theirs.address(), theirs.get(ValueLayout.JAVA_LONG_UNALIGNED, 0), "an object held twice");
+                    pages.free(theirs);
+                }
+                if (own.size() > 64) {
+                    pages.free(own.remove(random.nextInt(own.size())));
+                }
+            }
+            own.forEach(pages::free);
+        });
+        for (MemorySegment object; (object = handOff.poll()) != null; ) {
+            pages.free(object);
+        }
+        InvariantChecker.check(pages);
+        pages.trim();
+        assertEquals(pages.capacity(), pages.freeBytes(), "every object and slab back in its node");
+    }
+
+    /** Runs {@code work(t)} on four threads at once, t from 0 to 3; fails with the first thread's failure. */
+    private static void onFourThreads(java.util.function.IntConsumer work) throws InterruptedException {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         List<Thread> threads = new ArrayList<>();
         for (int t = 0; t < 4; t++) {
-            int node = t % 2;
-            MemoryPolicy policy = t < 2 ? MemoryPolicy.LOCAL_PREFERRED : MemoryPolicy.INTERLEAVE;
-            long seed = t;
+            int index = t;
             threads.add(Thread.ofPlatform().start(() -> {
-                pages.bindCurrentThread(node, policy);
-                SplittableRandom random = new SplittableRandom(seed);
-                List<long[]> own = new ArrayList<>();
                 try {
-                    while (System.nanoTime() < end) {
-                        int order = random.nextInt(5);
-                        long block = pages.tryAllocatePages(order, Lifetime.SHORT_LIVED);
-                        if (block != 0) {
-                            stamp(block, order);
-                            (random.nextBoolean() ? own : handOff).add(new long[] {block, order});
-                        }
-                        long[] theirs = handOff.poll();
-                        if (theirs != null) {
-                            checkAndFree(theirs);
-                        }
-                        if (own.size() > 16) {
-                            checkAndFree(own.remove(random.nextInt(own.size())));
-                        }
-                    }
-                    own.forEach(this::checkAndFree);
+                    work.accept(index);
                 } catch (Throwable thrown) {
                     failure.compareAndSet(null, thrown);
                 }
@@ -228,12 +356,6 @@ class NodeTest {
         if (failure.get() != null) {
             throw new AssertionError("a thread failed", failure.get());
         }
-        for (long[] block; (block = handOff.poll()) != null; ) {
-            pages.freePages(block[0], (int) block[1]);
-        }
-        InvariantChecker.check(pages);
-        pages.trim();
-        assertEquals(pages.capacity(), pages.freeBytes(), "every frame back in its node");
     }
 
     /** Writes the block's address into its first and last words, so that a block handed out twice shows. */

@@ -159,7 +159,7 @@ class SmallObjectTest {
     @Test
     void shouldGiveBackAnEmptySlabOnlyPastTheTwoItKeeps() {
         allocator(64L << 20);
-        Slabs slabs = pages.slabs();
+        NodeSlabs slabs = pages.slabs();
         int sizeClass = SizeClasses.classOf(1024);
         int perSlab = slabs.classes().objects(sizeClass);
         // Allocated and freed on a thread that then dies: its magazine goes back to the slabs, which empty.

@@ -1,0 +1,193 @@
+package io.pagoda;
+
+import io.pagoda.buddy.BuddySystem;
+import io.pagoda.pcp.CacheSnapshot;
+import io.pagoda.slab.ObjectVisitor;
+import io.pagoda.slab.SizeClasses;
+import io.pagoda.slab.Slabs;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+import java.util.function.ToLongFunction;
+
+/**
+ * The small-object layer of every node: one {@link Slabs} per node, whose slabs hold blocks of
+ * that node's zone only (the kernel's per-node {@code kmem_cache_node}), so that an object comes
+ * from a node the allocating thread's memory policy allows, as a block does.
+ *
+ * <p>An allocation walks the thread's policy as {@link NodeFrames} does: the node it starts at,
+ * then, unless bound, the others in distance order. A free goes to the slabs of the object's own
+ * node, found from its frame, into the freeing thread's magazine there (the kernel's alien
+ * caches), whichever node the thread allocates from: an object never changes node.
+ */
+final class NodeSlabs {
+
+    private final Slabs[] byNode;
+    private final BuddySystem buddy;
+    private final NodeMap nodeMap;
+    private final int pageShift;
+
+    /** @param slabsOf the slabs of a node, cutting their blocks from that node alone */
+    NodeSlabs(BuddySystem buddy, NodeMap nodeMap, int pageShift, IntFunction<Slabs> slabsOf) {
+        this.buddy = buddy;
+        this.nodeMap = nodeMap;
+        this.pageShift = pageShift;
+        this.byNode = new Slabs[buddy.nodeCount()];
+        for (int node = 0; node < byNode.length; node++) {
+            byNode[node] = slabsOf.apply(node);
+        }
+    }
+
+    /** The only node's slabs, or null when there are several: the allocator's shortest way. */
+    Slabs sole() {
+        return byNode.length == 1 ? byNode[0] : null;
+    }
+
+    /** An object of a slab class from the nodes the thread's policy allows; {@link Slabs#NO_OBJECT} if none has one. */
+    long allocate(int sizeClass) {
+        if (byNode.length == 1) {
+            return byNode[0].allocate(sizeClass);
+        }
+        NodeMap.Binding binding = nodeMap.current();
+        int start = binding.startNode(byNode.length);
+        int tries = binding.bind() ? 1 : byNode.length;
+        for (int i = 0; i < tries; i++) {
+            long offset = byNode[buddy.zonelistEntry(start, i)].allocate(sizeClass);
+            if (offset != Slabs.NO_OBJECT) {
+                return offset;
+            }
+        }
+        return Slabs.NO_OBJECT;
+    }
+
+    /** The slabs of the node whose memory holds the offset. */
+    Slabs of(long offset) {
+        return byNode.length == 1 ? byNode[0] : byNode[buddy.nodeOf((int) (offset >>> pageShift))];
+    }
+
+    /** {@link Slabs#free}, by the slabs of the object's node. */
+    int free(long offset, long byteSize) {
+        return of(offset).free(offset, byteSize);
+    }
+
+    /** {@link Slabs#check}, by the slabs of the object's node. */
+    int check(long offset, long byteSize) {
+        return of(offset).check(offset, byteSize);
+    }
+
+    /** The size classes, the same on every node. */
+    SizeClasses classes() {
+        return byNode[0].classes();
+    }
+
+    /** {@link Slabs#shrink} on every node. */
+    void shrink() {
+        for (Slabs slabs : byNode) {
+            slabs.shrink();
+        }
+    }
+
+    /** {@link Slabs#reap} on every node. */
+    void reap(long now) {
+        for (Slabs slabs : byNode) {
+            slabs.reap(now);
+        }
+    }
+
+    /** Bytes of the empty slabs every node keeps. */
+    long emptySlabBytes() {
+        return sum(Slabs::emptySlabBytes);
+    }
+
+    /** Every node's empty slabs back to the page allocator; the bytes given back. */
+    long releaseEmptySlabs() {
+        return sum(Slabs::releaseEmptySlabs);
+    }
+
+    /** Bytes in the objects all magazines of every node hold. */
+    long cachedBytes() {
+        return sum(Slabs::cachedBytes);
+    }
+
+    /** Bytes of the blocks all slabs of every node occupy. */
+    long slabBytes() {
+        return sum(Slabs::slabBytes);
+    }
+
+    /** Bytes of the objects out of the slabs of every node, in magazines or with users. */
+    long objectBytesOut() {
+        return sum(Slabs::objectBytesOut);
+    }
+
+    /** Slabs of a class now, on every node. */
+    long slabs(int sizeClass) {
+        return sum(slabs -> slabs.slabs(sizeClass));
+    }
+
+    /** Empty slabs of a class now, on every node. */
+    long emptySlabs(int sizeClass) {
+        return sum(slabs -> slabs.emptySlabs(sizeClass));
+    }
+
+    /** Objects of a class out of the slabs of every node. */
+    long objectsOut(int sizeClass) {
+        return sum(slabs -> slabs.objectsOut(sizeClass));
+    }
+
+    private long sum(ToLongFunction<Slabs> perNode) {
+        long sum = 0;
+        for (Slabs slabs : byNode) {
+            sum += perNode.applyAsLong(slabs);
+        }
+        return sum;
+    }
+
+    /** Each live magazine set's counters, named with its node when there are several. */
+    List<CacheSnapshot> snapshots() {
+        List<CacheSnapshot> all = new ArrayList<>();
+        for (int node = 0; node < byNode.length; node++) {
+            for (CacheSnapshot snapshot : byNode[node].snapshots()) {
+                all.add(byNode.length == 1 ? snapshot : snapshot.named(snapshot.name() + " (node " + node + ")"));
+            }
+        }
+        return all;
+    }
+
+    /** Runs an audit while no drainer of any node's magazines runs. */
+    void whileDrainsPaused(Runnable audit) {
+        whileDrainsPaused(0, audit);
+    }
+
+    private void whileDrainsPaused(int node, Runnable audit) {
+        if (node == byNode.length) {
+            audit.run();
+        } else {
+            byNode[node].whileDrainsPaused(() -> whileDrainsPaused(node + 1, audit));
+        }
+    }
+
+    /** Visits every object in every node's magazines. Only at a quiescent point. */
+    void forEachCachedObject(ObjectVisitor visitor) {
+        for (Slabs slabs : byNode) {
+            slabs.forEachCachedObject(visitor);
+        }
+    }
+
+    /** Visits the head pfn of every slab with a free object, on every node. Only at a quiescent point. */
+    void forEachPartialSlab(ObjectVisitor visitor) {
+        for (Slabs slabs : byNode) {
+            slabs.forEachPartialSlab(visitor);
+        }
+    }
+
+    /** The object size of the slab at this offset, or 0 if it is in no slab. */
+    long objectSizeAt(long offset) {
+        return of(offset).objectSizeAt(offset);
+    }
+
+    /** Whether the object at this offset carries its node's free marker. */
+    boolean isMarkedFree(long offset) {
+        return of(offset).isMarkedFree(offset);
+    }
+}
