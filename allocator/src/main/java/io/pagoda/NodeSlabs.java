@@ -5,6 +5,7 @@ import io.pagoda.pcp.CacheSnapshot;
 import io.pagoda.slab.ObjectVisitor;
 import io.pagoda.slab.SizeClasses;
 import io.pagoda.slab.Slabs;
+import io.pagoda.stats.SlabInfo;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -133,6 +134,26 @@ final class NodeSlabs {
     /** Objects of a class out of the slabs of every node. */
     long objectsOut(int sizeClass) {
         return sum(slabs -> slabs.objectsOut(sizeClass));
+    }
+
+    /** The /proc/slabinfo lines of every slab class, each summed over the nodes. */
+    List<SlabInfo.Row> slabinfo() {
+        SizeClasses classes = classes();
+        Slabs first = byNode[0];
+        List<SlabInfo.Row> rows = new ArrayList<>();
+        for (int c = 0; c < classes.count(); c++) {
+            if (!classes.isSlab(c)) {
+                continue;
+            }
+            Slabs.ClassCounts counts = first.counts(c);
+            for (int node = 1; node < byNode.length; node++) {
+                counts = counts.plus(byNode[node].counts(c));
+            }
+            rows.add(new SlabInfo.Row(classes.size(c), counts.objectsOut(), counts.slabs() * classes.objects(c),
+                    classes.objects(c), 1 << classes.slabOrder(c), first.magazineHigh(c), first.magazineBatch(c),
+                    counts.slabs() - counts.emptySlabs(), counts.slabs()));
+        }
+        return rows;
     }
 
     private long sum(ToLongFunction<Slabs> perNode) {

@@ -18,6 +18,7 @@ import io.pagoda.slab.SizeClasses;
 import io.pagoda.slab.Slabs;
 import io.pagoda.stats.BuddyInfo;
 import io.pagoda.stats.PageTypeInfo;
+import io.pagoda.stats.SlabInfo;
 import io.pagoda.stats.UnusableIndex;
 import io.pagoda.stats.ZoneInfo;
 
@@ -1325,6 +1326,26 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     public String buddyinfo() {
         ensureOpen();
         return BuddyInfo.format(buddy);
+    }
+
+    /**
+     * The small objects' slab classes, in the format of Linux's /proc/slabinfo (version 2.1), one
+     * line per class named {@code pagoda-<object size>}, each summed over the nodes: objects out
+     * of their slabs (with users, or in per-thread magazines, as the kernel counts its per-CPU
+     * caches' objects), objects the slabs hold, object size, objects per slab, pages per slab;
+     * the magazines' limit and batch as the tunables; slabs with an object out, and all slabs.
+     *
+     * <pre>
+     * slabinfo - version: 2.1
+     * # name            &lt;active_objs&gt; &lt;num_objs&gt; &lt;objsize&gt; ...
+     * pagoda-256           100    112    256   16    1 : tunables  128   64    0 : slabdata      7      7      0
+     * </pre>
+     *
+     * @throws IllegalStateException if the allocator is closed
+     */
+    public String slabinfo() {
+        ensureOpen();
+        return SlabInfo.format(slabs.slabinfo());
     }
 
     /**

@@ -246,6 +246,24 @@ class NodeTest {
     }
 
     @Test
+    void shouldSumEachSlabClassOverTheNodesInSlabinfo() throws InterruptedException {
+        twoNodes();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        long onNodeZero = pages.allocateAddress(16);
+        ThreadGroup second = new ThreadGroup("second");
+        pages.bindThreadGroup(second, 1);
+        long[] onNodeOne = new long[1];
+        onNewThread(second, () -> {
+            onNodeOne[0] = pages.allocateAddress(16);
+            return 0;
+        });
+        String line = pages.slabinfo().lines().filter(l -> l.startsWith("pagoda-16 ")).findFirst().orElseThrow();
+        assertTrue(line.endsWith(": slabdata      2      2      0"), "a slab on each node: " + line);
+        pages.freeAddress(onNodeZero);
+        pages.freeAddress(onNodeOne[0]);
+    }
+
+    @Test
     void shouldFailASmallObjectRatherThanLeaveTheNodeUnderBind() throws InterruptedException {
         twoNodes();
         ThreadGroup second = new ThreadGroup("second");

@@ -157,6 +157,36 @@ class SmallObjectTest {
     }
 
     @Test
+    void shouldReportEachSlabClassInTheKernelsSlabinfoFormat() {
+        allocator(64L << 20);
+        List<MemorySegment> objects = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            objects.add(allocate(256));
+        }
+        String report = pages.slabinfo();
+        assertTrue(report.startsWith("slabinfo - version: 2.1\n# name            <active_objs> <num_objs> <objsize> "
+                + "<objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> "
+                + "<num_slabs> <sharedavail>\n"), report);
+        // name active num objsize objperslab pagesperslab : tunables limit batch shared : slabdata active slabs shared
+        String[] line = slabinfoLine(report, 256).split("[ :]+");
+        long active = Long.parseLong(line[1]);
+        long slabs = Long.parseLong(line[12]);
+        assertTrue(active >= 100 && active - 100 <= Long.parseLong(line[7]),
+                "the 100 objects held, and at most a magazine's worth more: " + report);
+        assertEquals(slabs * 16, Long.parseLong(line[2]), "16 objects of 256 bytes per one-page slab");
+        assertEquals(List.of("256", "16", "1", "tunables", "128", "64", "0", "slabdata"), List.of(line).subList(3, 11));
+        assertEquals(slabs, Long.parseLong(line[11]), "every slab has an object out");
+        objects.forEach(this::free);
+        pages.trim();
+        assertEquals("pagoda-256             0      0    256   16    1 : tunables  128   64    0 : slabdata      0      0      0",
+                slabinfoLine(pages.slabinfo(), 256), "everything back: no object out, no slab");
+    }
+
+    private static String slabinfoLine(String report, long objectSize) {
+        return report.lines().filter(line -> line.startsWith("pagoda-" + objectSize + " ")).findFirst().orElseThrow();
+    }
+
+    @Test
     void shouldGiveBackAnEmptySlabOnlyPastTheTwoItKeeps() {
         allocator(64L << 20);
         NodeSlabs slabs = pages.slabs();

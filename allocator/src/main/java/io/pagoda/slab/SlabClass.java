@@ -279,6 +279,16 @@ final class SlabClass {
         }
     }
 
+    /** The slabs, the empty slabs and the objects out, read together under the lock. */
+    Slabs.ClassCounts counts() {
+        lock.lock();
+        try {
+            return new Slabs.ClassCounts(slabs, emptySlabs, objectsOut);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Visits the head of every slab on the partial list, under the lock; for audits. */
     void forEachPartialSlab(IntConsumer visitor) {
         lock.lock();

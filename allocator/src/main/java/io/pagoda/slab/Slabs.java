@@ -480,6 +480,33 @@ public final class Slabs {
         return slabClasses[sizeClass].objectsOut();
     }
 
+    /**
+     * A slab class's figures, read together: its slabs, the empty ones among them, and its
+     * objects out of the slabs (with users or in magazines). What /proc/slabinfo shows.
+     */
+    public record ClassCounts(long slabs, long emptySlabs, long objectsOut) {
+
+        /** These figures and another node's, added. */
+        public ClassCounts plus(ClassCounts other) {
+            return new ClassCounts(slabs + other.slabs, emptySlabs + other.emptySlabs, objectsOut + other.objectsOut);
+        }
+    }
+
+    /** A slab class's figures, read together. */
+    public ClassCounts counts(int sizeClass) {
+        return slabClasses[sizeClass].counts();
+    }
+
+    /** The most objects of a class a thread's magazine holds. */
+    public int magazineHigh(int sizeClass) {
+        return high[sizeClass];
+    }
+
+    /** Objects of a class a magazine takes from the slabs, or gives back, at once. */
+    public int magazineBatch(int sizeClass) {
+        return batch[sizeClass];
+    }
+
     /** Each live magazine set's counters; {@code held} in bytes. */
     public List<CacheSnapshot> snapshots() {
         return registry.snapshots();
