@@ -1,6 +1,7 @@
 package io.pagoda;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -23,6 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * with allocations, refills with drains, and splits with merges in the same zone. Threads die
  * mid-run (with full caches, and with blocks still to be freed by others) and are replaced; a
  * drainer trims every cache now and then; the reaper empties idle and dead threads' caches.
+ * With two nodes, each thread takes a node and a memory policy at random, so that blocks and
+ * objects are freed across nodes too, and a thread bound to its node checks it gets no other.
  *
  * <p>Every block carries its own stamp from allocation to free; a block handed out twice, or two
  * overlapping blocks, break a stamp or the live set. At the end every block is freed, and the
@@ -36,11 +39,13 @@ class ConcurrentStressTest {
     private static final double SECONDS = Double.parseDouble(System.getProperty("pagoda.stress.seconds", "3"));
     private static final int SLOTS = Math.max(6, 3 * Runtime.getRuntime().availableProcessors());
     private static final int LIVE_PER_THREAD = 64;
+    private static final MemoryPolicy[] POLICIES = MemoryPolicy.values();
 
-    @Test
-    void shouldNeverHandOutAFrameTwiceWhileThreadsComeGoAndFreeEachOthersBlocks() throws InterruptedException {
+    @ParameterizedTest(name = "{0} node(s)")
+    @ValueSource(ints = {1, 2})
+    void shouldNeverHandOutAFrameTwiceWhileThreadsComeGoAndFreeEachOthersBlocks(int nodes) throws InterruptedException {
         // Small enough that threads run it dry, so the drain-and-retry path races too.
-        try (PageAllocator pages = PageAllocator.builder().capacity(32L << 20).maxOrder(8)
+        try (PageAllocator pages = PageAllocator.builder().capacity(32L << 20).maxOrder(8).nodes(nodes)
                 .cacheBatch(8).cacheHigh(32).cacheIdleTimeout(Duration.ofMillis(20)).build()) {
             Set<Long> live = ConcurrentHashMap.newKeySet();
             List<ConcurrentLinkedQueue<MemorySegment>> inboxes = new ArrayList<>();
@@ -63,7 +68,7 @@ class ConcurrentStressTest {
                     while (System.nanoTime() < deadline && failure.get() == null) {
                         long end = Math.min(deadline, System.nanoTime() + 1_000_000L * (20 + random.nextInt(200)));
                         Worker worker = new Worker(pages, live, inboxes.get(slot), inboxes.get((slot + 1) % SLOTS),
-                                random.split(), pairs);
+                                random.split(), pairs, random.nextInt(nodes), POLICIES[random.nextInt(POLICIES.length)]);
                         Runnable body = () -> {
                             try {
                                 worker.run(end);
@@ -125,9 +130,14 @@ class ConcurrentStressTest {
         private final SplittableRandom random;
         private final AtomicLong pairs;
         private final List<MemorySegment> held = new ArrayList<>();
+        private final int node;
+        private final MemoryPolicy policy;
 
         Worker(PageAllocator pages, Set<Long> live, ConcurrentLinkedQueue<MemorySegment> inbox,
-               ConcurrentLinkedQueue<MemorySegment> neighbour, SplittableRandom random, AtomicLong pairs) {
+               ConcurrentLinkedQueue<MemorySegment> neighbour, SplittableRandom random, AtomicLong pairs,
+               int node, MemoryPolicy policy) {
+            this.node = node;
+            this.policy = policy;
             this.pages = pages;
             this.live = live;
             this.inbox = inbox;
@@ -137,6 +147,7 @@ class ConcurrentStressTest {
         }
 
         void run(long end) {
+            pages.bindCurrentThread(node, policy);
             while (System.nanoTime() < end) {
                 for (MemorySegment segment; (segment = inbox.poll()) != null; ) {
                     free(segment);
@@ -176,6 +187,11 @@ class ConcurrentStressTest {
             }
             if (!live.add(segment.address())) {
                 throw new AssertionError("block at 0x" + Long.toHexString(segment.address()) + " handed out twice");
+            }
+            int from = pages.buddySystem().nodeOf(pages.region().pfn(segment.address()));
+            if (policy == MemoryPolicy.BIND && from != node) {
+                throw new AssertionError(segment.byteSize() + " bytes at 0x" + Long.toHexString(segment.address())
+                        + " from node " + from + " for a thread bound to node " + node);
             }
             stamp(segment);
             held.add(segment);
