@@ -245,6 +245,11 @@ final class PageAllocatorBean implements PageAllocatorMXBean {
         return pages.unusableIndex();
     }
 
+    @Override
+    public String getSlabinfo() {
+        return pages.slabinfo();
+    }
+
     private long inBytes(long frames) {
         return frames * pages.pageSize();
     }

@@ -118,4 +118,7 @@ public interface PageAllocatorMXBean {
 
     /** {@link PageAllocator#unusableIndex()}: the unusable free space index per order, as extfrag/unusable_index. */
     String getUnusableIndex();
+
+    /** {@link PageAllocator#slabinfo()}: objects and slabs per slab class, as /proc/slabinfo. */
+    String getSlabinfo();
 }

@@ -202,7 +202,9 @@ class PageAllocatorMXBeanTest {
     void shouldExposeTheKernelFormatReportsAsText() throws JMException {
         PageAllocator pages = registered("reports", PageAllocator.builder().capacity(16L << 20).cachedOrders(0));
         pages.allocatePages(3, Lifetime.LONG_LIVED);
+        pages.allocate(100);
         assertEquals(pages.buddyinfo(), attribute("reports", "Buddyinfo"));
+        assertEquals(pages.slabinfo(), attribute("reports", "Slabinfo"));
         assertEquals(pages.pagetypeinfo(), attribute("reports", "Pagetypeinfo"));
         assertEquals(pages.zoneinfo(), attribute("reports", "Zoneinfo"));
         assertEquals(pages.unusableIndex(), attribute("reports", "UnusableIndex"));
