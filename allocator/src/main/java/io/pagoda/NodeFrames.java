@@ -77,16 +77,23 @@ final class NodeFrames {
         return NO_FRAME;
     }
 
-    /**
-     * Frees a block: into the caches of its node for cached orders, else to its zone.
-     *
-     * @return {@link Zone#FREED}, or the info word found when it was not an allocated block of that order
-     */
+    /** Under INTERLEAVE, passes the current thread's turn on to the next node. */
+    void passInterleaveTurn() {
+        if (nodes > 1) {
+            nodeMap.current().passTurn(nodes);
+        }
+    }
+
     /** A block of a type the caches do not hold, from {@code node} alone, whatever the thread's policy. */
     int allocateOn(int node, int order, int lifetime, boolean belowMin) {
         return buddy.allocate(node, true, order, lifetime, belowMin);
     }
 
+    /**
+     * Frees a block: into the caches of its node for cached orders, else to its zone.
+     *
+     * @return {@link Zone#FREED}, or the info word found when it was not an allocated block of that order
+     */
     int free(int pfn, int order) {
         if (order >= cachedOrders) {
             return buddy.free(pfn, order);

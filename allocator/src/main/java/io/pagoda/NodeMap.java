@@ -27,14 +27,27 @@ final class NodeMap {
             this.policy = policy;
         }
 
-        /** The node the next allocation starts at. */
+        /** The node the next allocation starts at; under INTERLEAVE, the turn passes on to the next node. */
         int startNode(int nodes) {
-            if (policy != MemoryPolicy.INTERLEAVE) {
-                return node;
-            }
-            int start = (node + interleaved) % nodes;
-            interleaved = (interleaved + 1) % nodes; // an int counted on for ever would go negative
+            int start = turnNode(nodes);
+            passTurn(nodes);
             return start;
+        }
+
+        /**
+         * The node whose turn it is, the turn staying there: a small object comes from it, and
+         * only a new slab passes the turn on ({@link #passTurn}), as SLUB interleaves its slabs'
+         * pages, not its objects. The thread's own node under any other policy.
+         */
+        int turnNode(int nodes) {
+            return policy != MemoryPolicy.INTERLEAVE ? node : (node + interleaved) % nodes;
+        }
+
+        /** Under INTERLEAVE, passes the turn on to the next node. */
+        void passTurn(int nodes) {
+            if (policy == MemoryPolicy.INTERLEAVE) {
+                interleaved = (interleaved + 1) % nodes; // an int counted on for ever would go negative
+            }
         }
 
         boolean bind() {

@@ -18,7 +18,9 @@ import java.util.function.ToLongFunction;
  * from a node the allocating thread's memory policy allows, as a block does.
  *
  * <p>An allocation walks the thread's policy as {@link NodeFrames} does: the node it starts at,
- * then, unless bound, the others in distance order. A free goes to the slabs of the object's own
+ * then, unless bound, the others in distance order, none of them draining any cache (that is the
+ * caller's slow path, once every node refused). Under INTERLEAVE, objects come from the node
+ * whose turn it is, and a new slab passes the turn on, as SLUB interleaves slabs, not objects. A free goes to the slabs of the object's own
  * node, found from its frame, into the freeing thread's magazine there (the kernel's alien
  * caches), whichever node the thread allocates from: an object never changes node.
  */
@@ -51,15 +53,13 @@ final class NodeSlabs {
             return byNode[0].allocate(sizeClass);
         }
         NodeMap.Binding binding = nodeMap.current();
-        int start = binding.startNode(byNode.length);
+        int start = binding.turnNode(byNode.length); // a new slab passes an INTERLEAVE turn on (see SlabFrames)
         int tries = binding.bind() ? 1 : byNode.length;
-        for (int i = 0; i < tries; i++) {
-            long offset = byNode[buddy.zonelistEntry(start, i)].allocate(sizeClass);
-            if (offset != Slabs.NO_OBJECT) {
-                return offset;
-            }
+        long offset = byNode[buddy.zonelistEntry(start, 0)].allocate(sizeClass);
+        for (int i = 1; i < tries && offset == Slabs.NO_OBJECT; i++) {
+            offset = byNode[buddy.zonelistEntry(start, i)].allocateWithoutNewMagazines(sizeClass);
         }
-        return Slabs.NO_OBJECT;
+        return offset;
     }
 
     /** The slabs of the node whose memory holds the offset. */

@@ -275,14 +275,22 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             this.node = node;
         }
 
+        /**
+         * Drains nothing: a node that refuses sends the policy's walk on to the next node
+         * ({@link NodeSlabs}), and only once every node refused does the slow path drain the
+         * caches and try again ({@link #allocateObjectSlow}).
+         */
         @Override
         public int allocate(int order) {
             int pfn = frames.allocateOn(node, order, SLAB_LIFETIME, false);
-            if (pfn == PageDescriptors.NO_FRAME) {
-                frames.drainAll();
-                pfn = frames.allocateOn(node, order, SLAB_LIFETIME, shrinkers.inReclaim());
+            if (pfn == PageDescriptors.NO_FRAME && shrinkers.inReclaim()) {
+                pfn = frames.allocateOn(node, order, SLAB_LIFETIME, true); // freeing memory never waits for memory
             }
-            if (debug != null && pfn != PageDescriptors.NO_FRAME) {
+            if (pfn == PageDescriptors.NO_FRAME) {
+                return pfn;
+            }
+            frames.passInterleaveTurn(); // a new slab, not each object, takes an INTERLEAVE turn
+            if (debug != null) {
                 debug.claimed((long) pfn << pageShift, blockSize(order)); // carving writes into it
             }
             return pfn;

@@ -1,5 +1,6 @@
 package io.pagoda;
 
+import io.pagoda.pcp.CacheSnapshot;
 import io.pagoda.region.NativeMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -290,6 +291,73 @@ class NodeTest {
         InvariantChecker.check(pages);
         pages.trim();
         assertEquals(pages.capacity(), pages.freeBytes());
+    }
+
+    @Test
+    void shouldFallBackToTheNextNodeForASmallObjectWithoutDrainingAnyCache() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        ThreadGroup second = new ThreadGroup("second");
+        pages.bindThreadGroup(second, 1);
+        onNewThread(second, () -> { // leaves its page cache of node 1 full: the reaper takes it only when idle
+            long[] blocks = new long[8];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = pages.allocatePages(0);
+            }
+            for (long block : blocks) {
+                pages.freePages(block, 0);
+            }
+            return 0;
+        });
+        long cached = pages.cachedBytes();
+        assertTrue(cached > 0);
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        long[] nodeZero = {pages.allocatePages(10, Lifetime.LONG_LIVED), pages.allocatePages(10, Lifetime.LONG_LIVED)};
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        MemorySegment object = pages.allocate(64);
+        assertEquals(1, nodeOf(object.address()), "node 0 is full: node 1 serves");
+        assertEquals(cached, pages.cachedBytes(), "node 1 had room: no cache was drained");
+        pages.free(object);
+        for (long block : nodeZero) {
+            pages.freePages(block, 10);
+        }
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldMakeNoMagazinesOnTheNodesAFallbackWalksPast() {
+        pages = PageAllocator.builder().capacity(8 * MAX_BLOCK).nodes(4).cachedOrders(0).minFreeBytes(0).build();
+        List<Long> full = new ArrayList<>();
+        for (int node = 0; node < 3; node++) {
+            pages.bindCurrentThread(node, MemoryPolicy.BIND);
+            full.add(pages.allocatePages(10));
+            full.add(pages.allocatePages(10));
+        }
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        MemorySegment object = pages.allocate(64);
+        assertEquals(3, nodeOf(object.address()), "nodes 0 to 2 are full");
+        assertEquals(List.of(Thread.currentThread().getName() + " (node 0)"),
+                pages.slabs().snapshots().stream().map(CacheSnapshot::name).toList(),
+                "magazines only where the walk starts: none on the full nodes passed, none for one object taken");
+        pages.free(object); // the freeing thread's magazines of the object's node: the kernel's alien cache
+        assertEquals(2, pages.slabs().snapshots().size());
+        full.forEach(block -> pages.freePages(block, 10));
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldPassTheInterleaveTurnOnForANewSlabNotForEachObject() {
+        twoNodes();
+        int[] pagesPerNode = new int[2];
+        List<MemorySegment> rows = new ArrayList<>();
+        pages.runOnNode(0, MemoryPolicy.INTERLEAVE, () -> {
+            for (int i = 0; i < 64; i++) {
+                pagesPerNode[nodeOf(pages.allocatePages(0))]++;
+                rows.add(pages.allocate(64)); // one slab holds 64 of them: a turn passed once
+            }
+        });
+        assertTrue(Math.abs(pagesPerNode[0] - pagesPerNode[1]) <= 2,
+                "a table's pages and its rows' objects: the pages spread evenly, " + pagesPerNode[0] + " / " + pagesPerNode[1]);
+        rows.forEach(pages::free);
     }
 
     @Test

@@ -47,7 +47,6 @@ public final class SharedCache<S> {
         this.reaperIdleSince = System.nanoTime();
     }
 
-    /** Takes the lock if it is free; acquire semantics on success. */
     /** What the cache holds, made now if it never was. Only under the lock. */
     @SuppressWarnings("unchecked")
     public S stacks() {
@@ -65,6 +64,7 @@ public final class SharedCache<S> {
         return (S) STACKS.getAcquire(this);
     }
 
+    /** Takes the lock if it is free; acquire semantics on success. */
     public boolean tryLock() {
         return LOCKED.compareAndSet(this, 0, 1);
     }

@@ -170,6 +170,21 @@ public final class Slabs {
         return cache != null && cache.enter() ? allocateEntered(cache, sizeClass) : allocateSlow(sizeClass);
     }
 
+    /**
+     * {@link #allocate}, except that a platform thread with no magazines here yet takes one object
+     * straight from the slabs instead of making them: for a walk past nodes that may well be full,
+     * where magazines made on every node passed would hold heap for nothing. A thread gets its
+     * magazines here with its first free here, or its first allocation where its walk starts.
+     */
+    public long allocateWithoutNewMagazines(int sizeClass) {
+        Thread thread = Thread.currentThread();
+        Magazines cache = registry.tabledCache(thread);
+        if (cache != null && cache.enter()) {
+            return allocateEntered(cache, sizeClass);
+        }
+        return thread.isVirtual() ? allocateSlow(sizeClass) : takeOne(sizeClass); // stripes are made once, bounded
+    }
+
     /** Pops the owner's magazine, inside the operation its caller entered; refills it outside. */
     private long allocateEntered(Magazines cache, int sizeClass) {
         long offset;
