@@ -351,6 +351,22 @@ class WatermarkReclaimTest {
     }
 
     @Test
+    void shouldHoldTheReclaimerOffForItsBackoffAfterARunThatFreedNothing() {
+        allocator();
+        List<Long> held = allocateUntilFree(MIN); // below low, and no shrinker: every run frees nothing
+        assertEquals(0, pages.tryAllocatePages(0, Lifetime.SHORT_LIVED)); // the failure path, compiled and loaded
+        long start = System.nanoTime();
+        long runsBefore = counter("pageoutrun");
+        for (long end = start + 500_000_000L; System.nanoTime() < end; ) {
+            assertEquals(0, pages.tryAllocatePages(0, Lifetime.SHORT_LIVED)); // each refusal wakes the reclaimer
+        }
+        long runs = counter("pageoutrun") - runsBefore;
+        long backoffs = (System.nanoTime() - start) / 10_000_000L; // a run at most per 10 ms backoff
+        assertTrue(runs <= backoffs + 2, runs + " runs in " + backoffs + " backoffs: the wakes cut the backoff short");
+        held.forEach(frame -> pages.freePages(frame, 0));
+    }
+
+    @Test
     void shouldKeepTheReclaimerRunningAfterAShrinkerThrowsAnError() throws InterruptedException {
         allocator();
         AtomicBoolean thrown = new AtomicBoolean();

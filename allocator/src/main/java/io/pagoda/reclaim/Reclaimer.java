@@ -67,8 +67,21 @@ public final class Reclaimer implements AutoCloseable {
             }
             pending = false;
             if (!stopped && !balanceSurvivingFailures()) {
-                LockSupport.parkNanos(BACKOFF_NANOS);
+                backOff();
             }
+        }
+    }
+
+    /**
+     * Waits out the whole backoff: a wake meanwhile (each refused allocation sends one) cuts the
+     * park short, but stays pending, and is honoured only once the backoff is over. Cut short, the
+     * backoff let the reclaimer run once per refusal, some ten thousand runs a second for nothing,
+     * and cost each refusal a thread unpark.
+     */
+    private void backOff() {
+        long deadline = System.nanoTime() + BACKOFF_NANOS;
+        for (long left = BACKOFF_NANOS; left > 0 && !stopped; left = deadline - System.nanoTime()) {
+            LockSupport.parkNanos(this, left);
         }
     }
 
