@@ -19,10 +19,13 @@ import java.util.function.ToLongFunction;
  *
  * <p>An allocation walks the thread's policy as {@link NodeFrames} does: the node it starts at,
  * then, unless bound, the others in distance order, none of them draining any cache (that is the
- * caller's slow path, once every node refused). Under INTERLEAVE, objects come from the node
- * whose turn it is, and a new slab passes the turn on, as SLUB interleaves slabs, not objects. A free goes to the slabs of the object's own
- * node, found from its frame, into the freeing thread's magazine there (the kernel's alien
- * caches), whichever node the thread allocates from: an object never changes node.
+ * caller's slow path, once every node refused), and none past the first making magazines for
+ * the thread (a walk may pass many full nodes). Under INTERLEAVE, objects come from the node
+ * whose turn it is, and a new slab passes the turn on, as SLUB interleaves slabs, not objects.
+ *
+ * <p>A free goes to the slabs of the object's own node, found from its frame, into the freeing
+ * thread's magazine there (the kernel's alien caches), whichever node the thread allocates from:
+ * an object never changes node.
  */
 final class NodeSlabs {
 
