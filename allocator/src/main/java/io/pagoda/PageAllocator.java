@@ -33,6 +33,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * An off-heap page allocator: the Linux kernel's buddy allocator over one reserved region.
@@ -725,12 +726,14 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     private long allocateObjectSlow(int sizeClass, long byteSize) {
         trim();
         long offset = slabs.allocate(sizeClass);
+        int order = sizeClasses.slabOrder(sizeClass);
         if (offset == Slabs.NO_OBJECT && !shrinkers.inReclaim()) {
-            directReclaim(sizeClasses.slabOrder(sizeClass));
-            offset = slabs.allocate(sizeClass);
+            offset = retryAfterDirectReclaim(order, () -> slabs.allocate(sizeClass), Slabs.NO_OBJECT);
+        }
+        if (offset == Slabs.NO_OBJECT && buddy.unreserve() > 0) {
+            offset = slabs.allocate(sizeClass); // the reserve for critical allocations gives way last
         }
         if (offset == Slabs.NO_OBJECT) {
-            int order = sizeClasses.slabOrder(sizeClass);
             failures.record(order, SLAB_LIFETIME, false, buddy, pageShift);
             throw new OutOfPagesException("no free block of order " + order + " (" + blockSize(order)
                     + " bytes) for a slab of " + sizeClasses.size(sizeClass) + "-byte objects, for a request of "
@@ -1729,20 +1732,8 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         trim();
         int pfn = allocateFast(order, lifetime);
         boolean inReclaim = shrinkers.inReclaim();
-        // Other threads may take what was reclaimed before the retry: reclaim again while it
-        // frees something, as the kernel's should_reclaim_retry does, up to its limit.
-        for (int round = 0; pfn == PageDescriptors.NO_FRAME && !inReclaim && round < MAX_RECLAIM_RETRIES; round++) {
-            long reclaimed = directReclaim(order);
-            pfn = allocateFast(order, lifetime); // even after nothing: the reclaimer may just have freed
-            if (reclaimed == 0) {
-                break;
-            }
-            if (pfn == PageDescriptors.NO_FRAME) {
-                // What the shrinkers freed on this thread went into its caches, out of the zones'
-                // reach: the kernel's drain_all_pages after a direct reclaim whose retry failed.
-                drainCaches();
-                pfn = allocateFast(order, lifetime);
-            }
+        if (pfn == PageDescriptors.NO_FRAME && !inReclaim) {
+            pfn = (int) retryAfterDirectReclaim(order, () -> allocateFast(order, lifetime), PageDescriptors.NO_FRAME);
         }
         if (pfn == PageDescriptors.NO_FRAME && (critical || inReclaim)) {
             pfn = frames.allocate(order, lifetime, true);
@@ -1754,6 +1745,33 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             failures.record(order, lifetime, critical, buddy, pageShift);
         }
         return pfn;
+    }
+
+    /**
+     * Direct reclaim, then the allocation again, for a thread not in reclaim already. Other
+     * threads may take what was reclaimed before the retry: reclaim again while it frees
+     * something, as the kernel's {@code should_reclaim_retry} does, up to its limit. What the
+     * shrinkers freed on this thread went into its caches, out of the zones' reach: a retry that
+     * fails after a reclaim that freed something drains them first (the kernel's
+     * {@code drain_all_pages} after a direct reclaim whose retry failed).
+     *
+     * @param attempt the allocation, {@code failed} when it fails
+     * @return what the last attempt returned
+     */
+    private long retryAfterDirectReclaim(int order, LongSupplier attempt, long failed) {
+        long result = failed;
+        for (int round = 0; result == failed && round < MAX_RECLAIM_RETRIES; round++) {
+            long reclaimed = directReclaim(order);
+            result = attempt.getAsLong(); // even after nothing: the reclaimer may just have freed
+            if (reclaimed == 0) {
+                break;
+            }
+            if (result == failed) {
+                drainCaches();
+                result = attempt.getAsLong();
+            }
+        }
+        return result;
     }
 
     /**

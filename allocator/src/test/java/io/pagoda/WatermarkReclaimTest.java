@@ -193,6 +193,24 @@ class WatermarkReclaimTest {
         InvariantChecker.check(pages);
     }
 
+    @Test
+    void shouldGiveTheReserveBackBeforeASmallObjectFails() {
+        allocator();
+        long critical = pages.allocateCritical(1);
+        List<Long> objects = new ArrayList<>();
+        try {
+            while (true) {
+                objects.add(pages.allocateAddress(2048));
+            }
+        } catch (OutOfPagesException full) {
+            assertEquals(0, pages.buddySystem().zone(0).counters().reservedPageblocks(), "the reserve gave way before the failure");
+        }
+        assertTrue(objects.size() > FRAMES, "every frame above min held objects, the reserve's included: " + objects.size());
+        objects.forEach(pages::freeAddress);
+        pages.freePages(critical, 1);
+        InvariantChecker.check(pages);
+    }
+
     /**
      * The reserve's free blocks are for critical allocations only, so they do not count towards an
      * ordinary allocation's watermarks (the kernel leaves nr_reserved_highatomic out of the free
@@ -324,6 +342,33 @@ class WatermarkReclaimTest {
         long pair = pages.allocatePages(1); // the shrinker's frees went to this thread's cache first
         assertTrue(cache.freed.get() > 0);
         pages.freePages(pair, 1);
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldServeASmallObjectFromWhatDirectReclaimFreedIntoTheCallersOwnCache() {
+        pages = PageAllocator.builder().capacity(1L << 30).minFreeBytes(0).build(); // caches on: 64-frame batches
+        FrameCache cache = new FrameCache();
+        cache.refuseReclaimer = true;
+        fillWithEveryFrame(cache);
+        pages.registerShrinker(cache);
+        java.lang.foreign.MemorySegment object = pages.allocate(16); // a new slab, from what the shrinker freed into this thread's cache
+        assertTrue(cache.freed.get() > 0);
+        pages.free(object);
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldServeASmallObjectFromWhatDirectReclaimFreedOnEitherNode() {
+        pages = PageAllocator.builder().capacity(1L << 30).nodes(2).minFreeBytes(0).build();
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        FrameCache cache = new FrameCache();
+        cache.refuseReclaimer = true;
+        fillWithEveryFrame(cache);
+        pages.registerShrinker(cache);
+        java.lang.foreign.MemorySegment object = pages.allocate(16);
+        assertTrue(cache.freed.get() > 0);
+        pages.free(object);
         InvariantChecker.check(pages);
     }
 
