@@ -345,28 +345,16 @@ class WatermarkReclaimTest {
         InvariantChecker.check(pages);
     }
 
-    @Test
-    void shouldServeASmallObjectFromWhatDirectReclaimFreedIntoTheCallersOwnCache() {
-        pages = PageAllocator.builder().capacity(1L << 30).minFreeBytes(0).build(); // caches on: 64-frame batches
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} node(s)")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void shouldServeASmallObjectFromWhatDirectReclaimFreedIntoTheCallersOwnCache(int nodes) {
+        pages = PageAllocator.builder().capacity(1L << 30).nodes(nodes).minFreeBytes(0).build(); // caches on: 64-frame batches
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED); // free to walk to either node
         FrameCache cache = new FrameCache();
         cache.refuseReclaimer = true;
         fillWithEveryFrame(cache);
         pages.registerShrinker(cache);
         java.lang.foreign.MemorySegment object = pages.allocate(16); // a new slab, from what the shrinker freed into this thread's cache
-        assertTrue(cache.freed.get() > 0);
-        pages.free(object);
-        InvariantChecker.check(pages);
-    }
-
-    @Test
-    void shouldServeASmallObjectFromWhatDirectReclaimFreedOnEitherNode() {
-        pages = PageAllocator.builder().capacity(1L << 30).nodes(2).minFreeBytes(0).build();
-        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
-        FrameCache cache = new FrameCache();
-        cache.refuseReclaimer = true;
-        fillWithEveryFrame(cache);
-        pages.registerShrinker(cache);
-        java.lang.foreign.MemorySegment object = pages.allocate(16);
         assertTrue(cache.freed.get() > 0);
         pages.free(object);
         InvariantChecker.check(pages);
