@@ -146,10 +146,17 @@ final class NodeFrames {
 
     /** Each live cache's counters, node by node; with several nodes, each name says its node. */
     List<CacheSnapshot> snapshots() {
+        return namedByNode(caches().stream().map(ThreadCaches::snapshots).toList());
+    }
+
+    /**
+     * Each node's cache snapshots in one list; with several nodes, each name says its node (a
+     * thread has a cache on each node it used), for the page caches and the magazines alike.
+     */
+    static List<CacheSnapshot> namedByNode(List<List<CacheSnapshot>> byNode) {
         List<CacheSnapshot> all = new ArrayList<>();
-        List<ThreadCaches> byNode = caches();
         for (int node = 0; node < byNode.size(); node++) {
-            for (CacheSnapshot snapshot : byNode.get(node).snapshots()) {
+            for (CacheSnapshot snapshot : byNode.get(node)) {
                 all.add(byNode.size() == 1 ? snapshot : snapshot.named(snapshot.name() + " (node " + node + ")"));
             }
         }

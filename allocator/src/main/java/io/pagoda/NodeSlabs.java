@@ -8,6 +8,7 @@ import io.pagoda.slab.Slabs;
 import io.pagoda.stats.SlabInfo;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntFunction;
 import java.util.function.ToLongFunction;
@@ -169,13 +170,7 @@ final class NodeSlabs {
 
     /** Each live magazine set's counters, named with its node when there are several. */
     List<CacheSnapshot> snapshots() {
-        List<CacheSnapshot> all = new ArrayList<>();
-        for (int node = 0; node < byNode.length; node++) {
-            for (CacheSnapshot snapshot : byNode[node].snapshots()) {
-                all.add(byNode.length == 1 ? snapshot : snapshot.named(snapshot.name() + " (node " + node + ")"));
-            }
-        }
-        return all;
+        return NodeFrames.namedByNode(Arrays.stream(byNode).map(Slabs::snapshots).toList());
     }
 
     /** Runs an audit while no drainer of any node's magazines runs. */

@@ -230,15 +230,7 @@ class NodeTest {
         pages.bindThreadGroup(second, 1);
         assertEquals(0, onNewThread(second, () -> {
             pages.bindCurrentThread(1, MemoryPolicy.BIND);
-            List<MemorySegment> objects = new ArrayList<>();
-            int elsewhere = 0;
-            for (int i = 0; i < 100; i++) {
-                MemorySegment object = pages.allocate(16);
-                elsewhere += nodeOf(object.address()) == 1 ? 0 : 1;
-                objects.add(object);
-            }
-            objects.forEach(pages::free);
-            return elsewhere;
+            return objectsOffNode(1, 100, 16);
         }), "objects of node 0's slab given to a thread bound to node 1");
         pages.free(first);
         InvariantChecker.check(pages);
@@ -373,15 +365,7 @@ class NodeTest {
         assertEquals(0, onNewThread(second, () -> {
             pages.bindCurrentThread(1, MemoryPolicy.BIND);
             nodeZeroObjects.forEach(pages::free); // into this thread's magazine of node 0, not of node 1
-            int elsewhere = 0;
-            List<MemorySegment> own = new ArrayList<>();
-            for (int i = 0; i < 64; i++) {
-                MemorySegment object = pages.allocate(512);
-                elsewhere += nodeOf(object.address()) == 1 ? 0 : 1;
-                own.add(object);
-            }
-            own.forEach(pages::free);
-            return elsewhere;
+            return objectsOffNode(1, 64, 512);
         }), "node 0's objects, freed on a thread of node 1, handed out again there");
         InvariantChecker.check(pages);
         pages.trim();
@@ -420,6 +404,19 @@ class NodeTest {
         InvariantChecker.check(pages);
         pages.trim();
         assertEquals(pages.capacity(), pages.freeBytes(), "every object and slab back in its node");
+    }
+
+    /** Allocates {@code count} objects of {@code size} bytes on this thread, frees them, and counts those not on {@code node}. */
+    private int objectsOffNode(int node, int count, long size) {
+        List<MemorySegment> objects = new ArrayList<>();
+        int elsewhere = 0;
+        for (int i = 0; i < count; i++) {
+            MemorySegment object = pages.allocate(size);
+            elsewhere += nodeOf(object.address()) == node ? 0 : 1;
+            objects.add(object);
+        }
+        objects.forEach(pages::free);
+        return elsewhere;
     }
 
     /** Runs {@code work(t)} on four threads at once, t from 0 to 3; fails with the first thread's failure. */

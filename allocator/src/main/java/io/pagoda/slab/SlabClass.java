@@ -249,36 +249,6 @@ final class SlabClass {
         }
     }
 
-    /** Slabs of this class now. */
-    long slabs() {
-        lock.lock();
-        try {
-            return slabs;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Objects out of the slabs: in magazines, or with users. */
-    long objectsOut() {
-        lock.lock();
-        try {
-            return objectsOut;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Empty slabs kept. */
-    long emptySlabs() {
-        lock.lock();
-        try {
-            return emptySlabs;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /** The slabs, the empty slabs and the objects out, read together under the lock. */
     Slabs.ClassCounts counts() {
         lock.lock();

@@ -427,7 +427,7 @@ public final class Slabs {
 
     /** Bytes of the empty slabs the classes keep (their hysteresis): what {@link #releaseEmptySlabs} would give back. */
     public long emptySlabBytes() {
-        return sumOverClasses(c -> slabClasses[c].emptySlabs() * classes.slabBytes(c));
+        return sumOverClasses(c -> slabClasses[c].counts().emptySlabs() * classes.slabBytes(c));
     }
 
     /**
@@ -461,12 +461,12 @@ public final class Slabs {
 
     /** Bytes of the blocks all slabs occupy. */
     public long slabBytes() {
-        return sumOverClasses(c -> slabClasses[c].slabs() * classes.slabBytes(c));
+        return sumOverClasses(c -> slabClasses[c].counts().slabs() * classes.slabBytes(c));
     }
 
     /** Bytes of the objects out of the slabs, in magazines or with users. */
     public long objectBytesOut() {
-        return sumOverClasses(c -> slabClasses[c].objectsOut() * classes.size(c));
+        return sumOverClasses(c -> slabClasses[c].counts().objectsOut() * classes.size(c));
     }
 
     /** The sum over the classes served by slabs of {@code perClass}, by class. */
@@ -482,17 +482,17 @@ public final class Slabs {
 
     /** Slabs of a class now. */
     public long slabs(int sizeClass) {
-        return slabClasses[sizeClass].slabs();
+        return counts(sizeClass).slabs();
     }
 
     /** Empty slabs a class keeps now. */
     public long emptySlabs(int sizeClass) {
-        return slabClasses[sizeClass].emptySlabs();
+        return counts(sizeClass).emptySlabs();
     }
 
     /** Objects of a class out of its slabs: with users or in magazines. */
     public long objectsOut(int sizeClass) {
-        return slabClasses[sizeClass].objectsOut();
+        return counts(sizeClass).objectsOut();
     }
 
     /**
