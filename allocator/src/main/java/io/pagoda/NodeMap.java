@@ -17,12 +17,15 @@ final class NodeMap {
 
     /** One thread's node and policy; touched by its own thread only. */
     static final class Binding {
+        /** The owner's {@link Thread#threadId()}: unique for the life of the JVM, and no reference that keeps a dead thread. */
+        private final long threadId;
         private int node;
         private MemoryPolicy policy;
         /** Allocations made under INTERLEAVE: the offset of the next node from the thread's own. */
         private int interleaved;
 
-        Binding(int node, MemoryPolicy policy) {
+        Binding(long threadId, int node, MemoryPolicy policy) {
+            this.threadId = threadId;
             this.node = node;
             this.policy = policy;
         }
@@ -63,24 +66,44 @@ final class NodeMap {
     private final AtomicInteger turn = new AtomicInteger();
     private final Map<ThreadGroup, Integer> groups = new ConcurrentHashMap<>();
     private final ThreadLocal<Binding> bindings = ThreadLocal.withInitial(this::firstBinding);
+    /**
+     * The bindings by thread id, direct-mapped: slot {@code threadId & (length - 1)}, held by the
+     * last thread whose binding was made there. Every allocation with several nodes looks its
+     * thread's binding up: a hit is a few independent loads where the {@link ThreadLocal} is a
+     * longer chain of dependent ones; a miss (a slot another thread holds) falls back on the
+     * ThreadLocal. Written and read through a race: a binding seen is fully built (its thread id
+     * is final), and a thread uses no binding but its own.
+     */
+    private final Binding[] byThreadId;
 
     NodeMap(int nodes) {
         this.nodes = nodes;
+        this.byThreadId = new Binding[Integer.highestOneBit(Math.max(16, 8 * Runtime.getRuntime().availableProcessors() - 1)) << 1];
     }
 
     /** The current thread's binding, made now if this is its first allocation. */
     Binding current() {
-        return bindings.get();
+        long threadId = Thread.currentThread().threadId();
+        Binding binding = byThreadId[(int) threadId & (byThreadId.length - 1)];
+        return binding != null && binding.threadId == threadId ? binding : bindings.get();
     }
 
     private Binding firstBinding() {
-        for (ThreadGroup group = Thread.currentThread().getThreadGroup(); group != null; group = group.getParent()) {
+        Thread thread = Thread.currentThread();
+        Binding binding = new Binding(thread.threadId(), groupNode(thread), MemoryPolicy.LOCAL_PREFERRED);
+        byThreadId[(int) binding.threadId & (byThreadId.length - 1)] = binding;
+        return binding;
+    }
+
+    /** The node of the thread's group (or a parent group) if one is bound, else the next node in turn. */
+    private int groupNode(Thread thread) {
+        for (ThreadGroup group = thread.getThreadGroup(); group != null; group = group.getParent()) {
             Integer node = groups.get(group);
             if (node != null) {
-                return new Binding(node, MemoryPolicy.LOCAL_PREFERRED);
+                return node;
             }
         }
-        return new Binding(Math.floorMod(turn.getAndIncrement(), nodes), MemoryPolicy.LOCAL_PREFERRED);
+        return Math.floorMod(turn.getAndIncrement(), nodes);
     }
 
     /** Threads of {@code group} and of its subgroups that have not allocated yet will prefer {@code node}. */
@@ -93,7 +116,7 @@ final class NodeMap {
         Objects.requireNonNull(policy, "policy");
         checkNode(node);
         Binding binding = current();
-        Binding previous = new Binding(binding.node, binding.policy);
+        Binding previous = new Binding(binding.threadId, binding.node, binding.policy);
         binding.node = node;
         binding.policy = policy;
         binding.interleaved = 0;

@@ -13,6 +13,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -146,6 +147,38 @@ class NodeTest {
         assertEquals(before, pages.buddyinfo(), "the failure changed nothing");
         pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
         assertEquals(1, nodeOf(pages.allocatePages(0)), "preferring node 0, it may go on to node 1");
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldKeepEachThreadsBindingApartThoughManyThreadsShareTheSlotsOfItsFastLookup() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        int threads = 256; // several times the slots of the bindings' thread-id table
+        CountDownLatch allBound = new CountDownLatch(threads);
+        AtomicInteger misplaced = new AtomicInteger();
+        List<Thread> started = new ArrayList<>();
+        SplittableRandom random = new SplittableRandom(42);
+        for (int i = 0; i < threads; i++) {
+            int node = random.nextInt(2); // not by thread id: threads that share a slot must differ
+            started.add(Thread.ofPlatform().start(() -> {
+                pages.bindCurrentThread(node, MemoryPolicy.BIND);
+                allBound.countDown();
+                Latches.awaitUninterruptibly(allBound); // threads bound later may hold the slots of those bound earlier
+                for (int j = 0; j < 8; j++) {
+                    long block = pages.allocatePages(0);
+                    long object = pages.allocateAddress(64);
+                    if (nodeOf(block) != node || nodeOf(object) != node) {
+                        misplaced.incrementAndGet();
+                    }
+                    pages.freePages(block, 0);
+                    pages.freeAddress(object);
+                }
+            }));
+        }
+        for (Thread thread : started) {
+            thread.join();
+        }
+        assertEquals(0, misplaced.get(), "allocations made on a node other than the thread's own, under BIND");
         InvariantChecker.check(pages);
     }
 
