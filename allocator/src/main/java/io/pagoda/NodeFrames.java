@@ -58,23 +58,44 @@ final class NodeFrames {
      * @return the head pfn, or NO_FRAME
      */
     int allocate(int order, int lifetime, boolean belowMin) {
-        boolean cached = order < cachedOrders && lifetime == SHORT_LIVED && !belowMin;
+        if (order < cachedOrders && lifetime == SHORT_LIVED && !belowMin) {
+            return allocateCached(order);
+        }
         if (nodes == 1) {
-            return cached ? caches[0].allocate(order) : buddy.allocate(0, true, order, lifetime, belowMin);
+            return buddy.allocate(0, true, order, lifetime, belowMin);
+        }
+        NodeMap.Binding binding = nodeMap.current();
+        return buddy.allocate(binding.startNode(nodes), binding.bind(), order, lifetime, belowMin);
+    }
+
+    /**
+     * A short-lived block of a cached order (below {@link #cachedOrders()}) from the thread's
+     * cache on its node, then, as its policy allows, on the others along its zonelist.
+     *
+     * @return the head pfn, or NO_FRAME if those caches and their zones have none above min
+     */
+    int allocateCached(int order) {
+        if (nodes == 1) {
+            return caches[0].allocate(order);
         }
         NodeMap.Binding binding = nodeMap.current();
         int start = binding.startNode(nodes);
-        if (!cached) {
-            return buddy.allocate(start, binding.bind(), order, lifetime, belowMin);
-        }
+        int pfn = caches[start].allocate(order); // a zonelist starts at its own node
         int tries = binding.bind() ? 1 : nodes;
-        for (int i = 0; i < tries; i++) {
-            int pfn = caches[buddy.zonelistEntry(start, i)].allocate(order);
-            if (pfn != NO_FRAME) {
-                return pfn;
-            }
+        for (int i = 1; i < tries && pfn == NO_FRAME; i++) {
+            pfn = caches[buddy.zonelistEntry(start, i)].allocate(order);
         }
-        return NO_FRAME;
+        return pfn;
+    }
+
+    /** Orders below this go through the caches; 0 when the caches are off. */
+    int cachedOrders() {
+        return cachedOrders;
+    }
+
+    /** The caches of the node that holds {@code pfn}; null when the caches are off. */
+    ThreadCaches cachesOf(int pfn) {
+        return caches == null ? null : caches[nodes == 1 ? 0 : buddy.nodeOf(pfn)];
     }
 
     /** Under INTERLEAVE, passes the current thread's turn on to the next node. */

@@ -59,7 +59,7 @@ final class NodeSlabs {
         NodeMap.Binding binding = nodeMap.current();
         int start = binding.turnNode(byNode.length); // a new slab passes an INTERLEAVE turn on (see SlabFrames)
         int tries = binding.bind() ? 1 : byNode.length;
-        long offset = byNode[buddy.zonelistEntry(start, 0)].allocate(sizeClass);
+        long offset = byNode[start].allocate(sizeClass); // a zonelist starts at its own node
         for (int i = 1; i < tries && offset == Slabs.NO_OBJECT; i++) {
             offset = byNode[buddy.zonelistEntry(start, i)].allocateWithoutNewMagazines(sizeClass);
         }

@@ -322,7 +322,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public long allocatePages(int order) {
         ensureOpen();
-        int pfn = order >= 0 ? fromSoleCache(order) : PageDescriptors.NO_FRAME;
+        int pfn = order >= 0 ? fromCache(order) : PageDescriptors.NO_FRAME;
         if (pfn != PageDescriptors.NO_FRAME) {
             return region.base() + ((long) pfn << pageShift);
         }
@@ -584,7 +584,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         if (order < 0) {
             return takeObject(sizeClass, byteSize);
         }
-        int pfn = fromSoleCache(order);
+        int pfn = fromCache(order);
         if (pfn != PageDescriptors.NO_FRAME) {
             return (long) pfn << pageShift;
         }
@@ -592,15 +592,18 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
     }
 
     /**
-     * The shortest way to a short-lived block: the thread's page cache, when there is one node
-     * and memory is handed out as it is. NO_FRAME, with nothing changed, when this way does not
-     * apply or the cache and its zone are empty; the caller then takes the long way, which
-     * checks, routes and falls back.
+     * The shortest way to a short-lived block: the thread's page cache (with several nodes, the
+     * caches its policy picks), when memory is handed out as it is. NO_FRAME, with nothing
+     * changed, when this way does not apply or the caches and their zones are empty; the caller
+     * then takes the long way, which checks, routes, reclaims and fails.
      */
-    private int fromSoleCache(int order) {
+    private int fromCache(int order) {
         ThreadCaches caches = soleCaches;
         if (caches != null && plain && order < caches.cachedOrders()) {
             return caches.allocate(order);
+        }
+        if (caches == null && plain && order < frames.cachedOrders()) {
+            return frames.allocateCached(order); // several nodes: the thread's policy picks the caches
         }
         return PageDescriptors.NO_FRAME;
     }
@@ -876,10 +879,17 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     private boolean freeCachedBlock(long offset, long byteSize) {
         ThreadCaches caches = soleCaches;
-        if (caches == null || (offset & pageMask) != 0) {
+        if ((offset & pageMask) != 0) {
             return false;
         }
-        return caches.freeIfCached((int) (offset >>> pageShift), byteSize <= 0 ? 0 : orderOf(byteSize));
+        int pfn = (int) (offset >>> pageShift);
+        if (caches == null) {
+            caches = frames.cachesOf(pfn); // several nodes: the caches of the block's own node
+            if (caches == null) {
+                return false;
+            }
+        }
+        return caches.freeIfCached(pfn, byteSize <= 0 ? 0 : orderOf(byteSize));
     }
 
     /** The slabs of the node whose memory holds an offset in the region. */
