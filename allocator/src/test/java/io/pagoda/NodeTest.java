@@ -66,6 +66,24 @@ class NodeTest {
     }
 
     @Test
+    void shouldFindTheNodeOfEveryFrameWhateverTheSliceSize() {
+        // slices of 1, 2 and 5120 frames; the last node takes the rest
+        long[][] shapes = {{3, 0, 3}, {7, 0, 3}, {3 * 5120 + 1000, 10, 3}, {4 * 1024 * 3 + 7, 10, 4}};
+        for (long[] shape : shapes) {
+            try (PageAllocator nodes = PageAllocator.builder().capacity(shape[0] * PAGE).maxOrder((int) shape[1])
+                    .nodes((int) shape[2]).cachedOrders(0).minFreeBytes(0).build()) {
+                int frames = (int) shape[0];
+                int count = (int) shape[2];
+                int slice = (frames / count) & -(1 << shape[1]);
+                for (int pfn = 0; pfn < frames; pfn++) {
+                    assertEquals(Math.min(pfn / slice, count - 1), nodes.buddySystem().nodeOf(pfn),
+                            "frame " + pfn + " of " + frames + " in slices of " + slice);
+                }
+            }
+        }
+    }
+
+    @Test
     void shouldAllocateFromTheNodeOfTheThreadsGroup() throws InterruptedException {
         twoNodes();
         ThreadGroup first = new ThreadGroup("first");

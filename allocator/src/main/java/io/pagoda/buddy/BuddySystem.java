@@ -47,6 +47,8 @@ public final class BuddySystem {
     private final Zone[] zones;
     private final int[][] zonelists;
     private final int sliceFrames;
+    /** ceil(2^64 / sliceFrames), unsigned, for {@link #nodeOf}; 0 for slices of one frame, which have none. */
+    private final long sliceReciprocal;
     private final int maxOrder;
     private final long managedFrames;
 
@@ -86,6 +88,7 @@ public final class BuddySystem {
         this.nodes = List.copyOf(built);
         this.zonelists = zonelists(distances);
         this.sliceFrames = count == 1 ? frames : slice;
+        this.sliceReciprocal = sliceFrames == 1 ? 0 : Long.divideUnsigned(-1L, sliceFrames) + 1;
         this.maxOrder = maxOrder;
         this.managedFrames = frames;
     }
@@ -162,7 +165,10 @@ public final class BuddySystem {
 
     /** The node whose slice holds {@code pfn}. */
     public int nodeOf(int pfn) {
-        return Math.min(pfn / sliceFrames, zones.length - 1);
+        // Every free of a cached block asks, so divide by multiplying (Lemire's fastdiv): for any
+        // int n and divisor d > 1, n / d is the high half of n * ceil(2^64 / d), exactly.
+        int slice = sliceReciprocal == 0 ? pfn : (int) Math.unsignedMultiplyHigh(sliceReciprocal, pfn);
+        return Math.min(slice, zones.length - 1);
     }
 
     /** The zone of node {@code node}. */

@@ -30,8 +30,10 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code fallback}: two nodes, the thread's own full to its last frame: every allocation
  *       tries it first, then, as {@code LOCAL_PREFERRED} allows, takes the other node's.</li>
  * </ul>
- * {@code address} is {@code allocateAddress(size)} + {@code freeAddress}; {@code pages} is
- * {@code allocatePages(0)} + {@code freePages(address, 0)}, whatever the size.
+ * {@code address} is {@code allocateAddress(size)} + {@code freeAddress}, on an object that does
+ * not start a page (one object of the size is kept out from the start, as in
+ * {@code CachedAllocationBenchmark.pagodaAddressMidPage}); {@code pages} is {@code allocatePages(0)}
+ * + {@code freePages(address, 0)}, whatever the size.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -67,6 +69,7 @@ public class NodesBenchmark {
         } else if (nodes.equals("own")) {
             pages.bindCurrentThread(1, MemoryPolicy.LOCAL_PREFERRED);
         }
+        pages.allocateAddress(size); // kept: the pair takes a slab's second object, as most are
     }
 
     @TearDown(Level.Trial)
