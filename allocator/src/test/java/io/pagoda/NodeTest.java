@@ -6,6 +6,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import javax.management.JMException;
+import javax.management.ObjectName;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,6 +49,16 @@ class NodeTest {
 
     private int nodeOf(long address) {
         return pages.buddySystem().nodeOf(pages.region().pfn(address));
+    }
+
+    /** HotSpot's count of the heap bytes the calling thread allocated, through JMX (the type that has it is not in java.management). */
+    private static long heapBytesAllocatedByThisThread() {
+        try {
+            return (Long) ManagementFactory.getPlatformMBeanServer()
+                    .getAttribute(new ObjectName(ManagementFactory.THREAD_MXBEAN_NAME), "CurrentThreadAllocatedBytes");
+        } catch (JMException e) {
+            throw new AssertionError(e);
+        }
     }
 
     private int onNewThread(ThreadGroup group, java.util.function.IntSupplier work) throws InterruptedException {
@@ -384,6 +397,35 @@ class NodeTest {
         pages.free(object); // the freeing thread's magazines of the object's node: the kernel's alien cache
         assertEquals(2, pages.slabs().snapshots().size());
         full.forEach(block -> pages.freePages(block, 10));
+        InvariantChecker.check(pages);
+    }
+
+    @Test
+    void shouldTakeObjectsFromANodeWhereTheThreadHasNoMagazinesWithoutAllocatingOnTheHeap() {
+        twoNodes();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        long[] nodeZero = {pages.allocatePages(10, Lifetime.LONG_LIVED), pages.allocatePages(10, Lifetime.LONG_LIVED)};
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        // The thread never frees on node 1, so it has no magazines there: each object comes
+        // straight from node 1's slabs, one at a time.
+        long[] objects = new long[20_000];
+        int warm = 1_000;
+        for (int i = 0; i < warm; i++) {
+            objects[i] = pages.allocateAddress(64);
+        }
+        long before = heapBytesAllocatedByThisThread();
+        for (int i = warm; i < objects.length; i++) {
+            objects[i] = pages.allocateAddress(64);
+        }
+        long heapBytes = heapBytesAllocatedByThisThread() - before;
+        assertTrue(heapBytes < objects.length - warm, heapBytes + " bytes of heap for " + (objects.length - warm) + " objects");
+        for (long object : objects) {
+            assertEquals(1, nodeOf(object));
+            pages.freeAddress(object);
+        }
+        for (long block : nodeZero) {
+            pages.freePages(block, 10);
+        }
         InvariantChecker.check(pages);
     }
 

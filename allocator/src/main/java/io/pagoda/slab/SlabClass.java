@@ -91,21 +91,8 @@ final class SlabClass {
                 } finally {
                     lock.unlock();
                 }
-                if (taken == n) {
+                if (taken == n || !addSlab()) {
                     return taken;
-                }
-                int head = frames.allocate(slabOrder);
-                if (head == NO_FRAME) {
-                    return taken;
-                }
-                carve(head);
-                lock.lock();
-                try {
-                    slabs++;
-                    emptySlabs++;
-                    pushPartialLocked(head);
-                } finally {
-                    lock.unlock();
                 }
             }
         } catch (RuntimeException | Error failure) {
@@ -116,6 +103,47 @@ final class SlabClass {
             }
             throw failure;
         }
+    }
+
+    /**
+     * Takes one free object, as {@link #take} does, without an array: for the ways around a
+     * magazine (busy, or not made), which may be taken for every object a thread allocates.
+     *
+     * @return its offset, still carrying the free marker; {@link Slabs#NO_OBJECT} when the page
+     *         allocator has no block left
+     */
+    long takeOne() {
+        while (true) {
+            lock.lock();
+            try {
+                if (partialHead != NO_FRAME) {
+                    return popLocked(partialHead);
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (!addSlab()) {
+                return Slabs.NO_OBJECT;
+            }
+        }
+    }
+
+    /** Carves a new slab from a fresh block, outside the lock, and links it in; false if no block is left. */
+    private boolean addSlab() {
+        int head = frames.allocate(slabOrder);
+        if (head == NO_FRAME) {
+            return false;
+        }
+        carve(head);
+        lock.lock();
+        try {
+            slabs++;
+            emptySlabs++;
+            pushPartialLocked(head);
+        } finally {
+            lock.unlock();
+        }
+        return true;
     }
 
     /** Takes the first free object of a slab on the partial list; unlinks the slab if that fills it. */
@@ -149,26 +177,39 @@ final class SlabClass {
         lock.lock();
         try {
             for (int i = from; i < from + n; i++) {
-                long offset = offsets[i];
-                int pfn = (int) (offset >>> pageShift);
-                int head = pfn - (descriptors.slab(pfn) >>> Slabs.FRAME_INDEX_SHIFT);
-                long within = offset - ((long) head << pageShift);
-                int index = (int) Math.unsignedMultiplyHigh(magic, within);
-                int first = descriptors.freelist(head);
-                memory.set(JAVA_INT_UNALIGNED, offset + Long.BYTES, first);
-                descriptors.setFreelist(head, index);
-                int inuse = descriptors.inuse(head) - 1;
-                descriptors.setInuse(head, inuse);
-                objectsOut--;
-                if (first == -1) {
-                    pushPartialLocked(head); // it was full
-                }
-                if (inuse == 0 && ++emptySlabs > keepEmpty) {
-                    releaseLocked(head);
-                }
+                giveBackLocked(offsets[i]);
             }
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** Gives back one object, as {@link #giveBack} does, without an array. */
+    void giveBackOne(long offset) {
+        lock.lock();
+        try {
+            giveBackLocked(offset);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void giveBackLocked(long offset) {
+        int pfn = (int) (offset >>> pageShift);
+        int head = pfn - (descriptors.slab(pfn) >>> Slabs.FRAME_INDEX_SHIFT);
+        long within = offset - ((long) head << pageShift);
+        int index = (int) Math.unsignedMultiplyHigh(magic, within);
+        int first = descriptors.freelist(head);
+        memory.set(JAVA_INT_UNALIGNED, offset + Long.BYTES, first);
+        descriptors.setFreelist(head, index);
+        int inuse = descriptors.inuse(head) - 1;
+        descriptors.setInuse(head, inuse);
+        objectsOut--;
+        if (first == -1) {
+            pushPartialLocked(head); // it was full
+        }
+        if (inuse == 0 && ++emptySlabs > keepEmpty) {
+            releaseLocked(head);
         }
     }
 

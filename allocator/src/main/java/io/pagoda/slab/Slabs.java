@@ -279,10 +279,13 @@ public final class Slabs {
         }
     }
 
-    /** One object straight from its slab class, when the magazine is busy. */
+    /**
+     * One object straight from its slab class, when the magazine is busy or was not made (a walk
+     * past full nodes): without an array, since it may be every object a thread allocates.
+     */
     private long takeOne(int sizeClass) {
-        long[] one = new long[1];
-        return slabClasses[sizeClass].take(one, 1) == 1 ? handOut(one[0]) : NO_OBJECT;
+        long offset = slabClasses[sizeClass].takeOne();
+        return offset >= 0 ? handOut(offset) : NO_OBJECT;
     }
 
     /**
@@ -372,7 +375,7 @@ public final class Slabs {
         if (thread.isVirtual()) {
             SharedCache<Magazines> cache = registry.sharedCache(thread);
             if (!cache.tryLock()) {
-                slabClasses[sizeClass].giveBack(new long[] {offset}, 0, 1);
+                slabClasses[sizeClass].giveBackOne(offset);
                 return;
             }
             try {
@@ -390,7 +393,7 @@ public final class Slabs {
         if (cache.enter()) {
             freeEntered(cache, sizeClass, offset);
         } else {
-            slabClasses[sizeClass].giveBack(new long[] {offset}, 0, 1); // a drainer holds our magazines
+            slabClasses[sizeClass].giveBackOne(offset); // a drainer holds our magazines
         }
     }
 
