@@ -65,7 +65,11 @@ final class NodeFrames {
             return buddy.allocate(0, true, order, lifetime, belowMin);
         }
         NodeMap.Binding binding = nodeMap.current();
-        return buddy.allocate(binding.startNode(nodes), binding.bind(), order, lifetime, belowMin);
+        int pfn = buddy.allocate(binding.turnNode(nodes), binding.bind(), order, lifetime, belowMin);
+        if (pfn != NO_FRAME) {
+            binding.passTurn(nodes); // under INTERLEAVE, one turn per block handed out, not per try
+        }
+        return pfn;
     }
 
     /**
@@ -79,11 +83,14 @@ final class NodeFrames {
             return caches[0].allocate(order);
         }
         NodeMap.Binding binding = nodeMap.current();
-        int start = binding.startNode(nodes);
+        int start = binding.turnNode(nodes);
         int pfn = caches[start].allocate(order); // a zonelist starts at its own node
         int tries = binding.bind() ? 1 : nodes;
         for (int i = 1; i < tries && pfn == NO_FRAME; i++) {
             pfn = caches[buddy.zonelistEntry(start, i)].allocate(order);
+        }
+        if (pfn != NO_FRAME) {
+            binding.passTurn(nodes); // a try that failed (the short way's, before the long way's) takes no turn
         }
         return pfn;
     }

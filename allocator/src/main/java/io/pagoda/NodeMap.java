@@ -12,35 +12,34 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>A thread's binding is made at its first allocation: its thread group's node if the group
  * (or a parent of it) is bound, else the next node in turn, so that unbound threads spread evenly;
  * it changes only when the thread binds itself. Each thread reads and writes only its own binding.
+ *
+ * <p>The binding is kept in a slot of a table by thread id when the slot is free (or held by a
+ * dead thread's), else in a {@link ThreadLocal}. A slot is never taken from a live thread, so a
+ * thread finds its binding in one place all its life: in its slot it outlives a pool's wiping of
+ * its thread locals; in a ThreadLocal, as any, it does not.
  */
 final class NodeMap {
 
     /** One thread's node and policy; touched by its own thread only. */
     static final class Binding {
-        /** The owner's {@link Thread#threadId()}: unique for the life of the JVM, and no reference that keeps a dead thread. */
-        private final long threadId;
+        private final Thread owner;
         private int node;
         private MemoryPolicy policy;
         /** Allocations made under INTERLEAVE: the offset of the next node from the thread's own. */
         private int interleaved;
 
-        Binding(long threadId, int node, MemoryPolicy policy) {
-            this.threadId = threadId;
+        Binding(Thread owner, int node, MemoryPolicy policy) {
+            this.owner = owner;
             this.node = node;
             this.policy = policy;
         }
 
-        /** The node the next allocation starts at; under INTERLEAVE, the turn passes on to the next node. */
-        int startNode(int nodes) {
-            int start = turnNode(nodes);
-            passTurn(nodes);
-            return start;
-        }
-
         /**
-         * The node whose turn it is, the turn staying there: a small object comes from it, and
-         * only a new slab passes the turn on ({@link #passTurn}), as SLUB interleaves its slabs'
-         * pages, not its objects. The thread's own node under any other policy.
+         * The node an allocation starts at: under INTERLEAVE, the node whose turn it is, the turn
+         * staying there until a block is handed out ({@link #passTurn}): so an allocation that
+         * fails and is tried again takes one turn, and small objects, whose turn only a new slab
+         * passes on, come from one node a slab at a time, as SLUB interleaves its slabs' pages,
+         * not its objects. The thread's own node under any other policy.
          */
         int turnNode(int nodes) {
             return policy != MemoryPolicy.INTERLEAVE ? node : (node + interleaved) % nodes;
@@ -67,12 +66,13 @@ final class NodeMap {
     private final Map<ThreadGroup, Integer> groups = new ConcurrentHashMap<>();
     private final ThreadLocal<Binding> bindings = ThreadLocal.withInitial(this::firstBinding);
     /**
-     * The bindings by thread id, direct-mapped: slot {@code threadId & (length - 1)}, held by the
-     * last thread whose binding was made there. Every allocation with several nodes looks its
-     * thread's binding up: a hit is a few independent loads where the {@link ThreadLocal} is a
-     * longer chain of dependent ones; a miss (a slot another thread holds) falls back on the
-     * ThreadLocal. Written and read through a race: a binding seen is fully built (its thread id
-     * is final), and a thread uses no binding but its own.
+     * The bindings by thread id, direct-mapped: slot {@code threadId & (length - 1)}. Every
+     * allocation with several nodes looks its thread's binding up: a hit is a few independent
+     * loads where the {@link ThreadLocal} is a longer chain of dependent ones; a miss (a slot
+     * another thread holds) falls back on the ThreadLocal. Written under its own lock, once per
+     * thread, and read through a race: a binding seen is fully built (its owner is final), and a
+     * thread uses no binding but its own. A dead thread's binding stays until its slot is taken,
+     * so the table keeps at most its length of dead threads, as the page caches' table does.
      */
     private final Binding[] byThreadId;
 
@@ -83,15 +83,21 @@ final class NodeMap {
 
     /** The current thread's binding, made now if this is its first allocation. */
     Binding current() {
-        long threadId = Thread.currentThread().threadId();
-        Binding binding = byThreadId[(int) threadId & (byThreadId.length - 1)];
-        return binding != null && binding.threadId == threadId ? binding : bindings.get();
+        Thread thread = Thread.currentThread();
+        Binding binding = byThreadId[(int) thread.threadId() & (byThreadId.length - 1)];
+        return binding != null && binding.owner == thread ? binding : bindings.get();
     }
 
     private Binding firstBinding() {
         Thread thread = Thread.currentThread();
-        Binding binding = new Binding(thread.threadId(), groupNode(thread), MemoryPolicy.LOCAL_PREFERRED);
-        byThreadId[(int) binding.threadId & (byThreadId.length - 1)] = binding;
+        Binding binding = new Binding(thread, groupNode(thread), MemoryPolicy.LOCAL_PREFERRED);
+        int slot = (int) thread.threadId() & (byThreadId.length - 1);
+        synchronized (byThreadId) {
+            Binding occupant = byThreadId[slot];
+            if (occupant == null || !occupant.owner.isAlive()) {
+                byThreadId[slot] = binding;
+            }
+        }
         return binding;
     }
 
@@ -116,7 +122,7 @@ final class NodeMap {
         Objects.requireNonNull(policy, "policy");
         checkNode(node);
         Binding binding = current();
-        Binding previous = new Binding(binding.threadId, binding.node, binding.policy);
+        Binding previous = new Binding(binding.owner, binding.node, binding.policy);
         binding.node = node;
         binding.policy = policy;
         binding.interleaved = 0;

@@ -6,19 +6,27 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
-import javax.management.JMException;
-import javax.management.ObjectName;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.reflect.Field;
+import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import javax.management.JMException;
+import javax.management.ObjectName;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -614,5 +622,402 @@ class NodeTest {
         } finally {
             NativeMemory.release(address, length);
         }
+    }
+
+    // ---------------------------------------------------------------- bindings where pools wipe thread locals
+
+    private NodeMap nodeMap() {
+        try {
+            Field frames = PageAllocator.class.getDeclaredField("frames");
+            frames.setAccessible(true);
+            return ((NodeFrames) frames.get(pages)).nodeMap();
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * What a pool that wipes its threads' ThreadLocals between tasks (Thread.threadLocals = null,
+     * as Tomcat's and some executors' "renew" do) does to this allocator: the current thread's
+     * entry of the NodeMap's ThreadLocal is gone. (Wiping Thread.threadLocals itself needs
+     * --add-opens java.base/java.lang; removing the one entry is the same for NodeMap.)
+     */
+    private void wipeThreadLocals() {
+        try {
+            Field bindings = NodeMap.class.getDeclaredField("bindings");
+            bindings.setAccessible(true);
+            ((ThreadLocal<?>) bindings.get(nodeMap())).remove();
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Starts platform threads until one shares the current thread's slot of the table, and has it allocate. */
+    private void anotherThreadTakesMySlot() {
+        try {
+            Field table;
+            try {
+                table = NodeMap.class.getDeclaredField("byThreadId");
+            } catch (NoSuchFieldException noTable) { // bindings in a ThreadLocal alone: any thread will do
+                Thread other = Thread.ofPlatform().start(pages::currentNode);
+                other.join();
+                return;
+            }
+            table.setAccessible(true);
+            int mask = ((Object[]) table.get(nodeMap())).length - 1;
+            long mine = Thread.currentThread().threadId() & mask;
+            for (int i = 0; i < 10 * (mask + 1); i++) {
+                Thread other = Thread.ofPlatform().unstarted(pages::currentNode); // its first binding
+                if ((other.threadId() & mask) == mine) {
+                    other.start();
+                    other.join();
+                    return;
+                }
+            }
+            throw new AssertionError("no thread of the same slot");
+        } catch (ReflectiveOperationException | InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private <T> T onThreadOfGroupBoundToNodeZero(Supplier<T> work) throws InterruptedException {
+        ThreadGroup zero = new ThreadGroup("node zero");
+        pages.bindThreadGroup(zero, 0); // a fresh binding of this thread is node 0, whatever the turn
+        AtomicReference<T> result = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread thread = Thread.ofPlatform().group(zero).start(() -> {
+            try {
+                result.set(work.get());
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        thread.join();
+        if (failure.get() != null) {
+            throw new AssertionError(failure.get());
+        }
+        return result.get();
+    }
+
+    /**
+     * A pooled thread whose ThreadLocals were wiped after its last task runs its next task under
+     * runOnNode(1, BIND): inside the scope it must stay on node 1, whatever other threads do
+     * (a table slot taken from a live thread once sent it to a fresh ThreadLocal binding mid-task).
+     */
+    @Test
+    void shouldKeepRunOnNodesBindingAfterThreadLocalsWereWipedThoughAnotherThreadTakesTheSlot() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        String seen = onThreadOfGroupBoundToNodeZero(() -> {
+            pages.freePages(pages.allocatePages(0), 0); // task 1: its binding is made (node 0)
+            wipeThreadLocals();                          // the pool renews its ThreadLocals
+            StringBuilder nodes = new StringBuilder();
+            pages.runOnNode(1, MemoryPolicy.BIND, () -> { // task 2
+                nodes.append(pages.currentNode()).append(nodeOf(pages.allocatePages(0)));
+                anotherThreadTakesMySlot();
+                nodes.append(pages.currentNode()).append(nodeOf(pages.allocatePages(0)));
+            });
+            return nodes.toString();
+        });
+        assertEquals("1111", seen, "currentNode and each allocation's node inside runOnNode(1, BIND), before and after "
+                + "another thread took the slot");
+    }
+
+    /**
+     * The binding a thread sees after runOnNode must be the one it saw before, and stay so when
+     * another thread of the same table slot starts.
+     */
+    @Test
+    void shouldGiveBackAfterRunOnNodeTheBindingSeenBeforeItAfterAWipe() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        String seen = onThreadOfGroupBoundToNodeZero(() -> {
+            pages.bindCurrentThread(1, MemoryPolicy.BIND);
+            wipeThreadLocals();
+            int before = pages.currentNode();
+            pages.runOnNode(0, MemoryPolicy.LOCAL_PREFERRED, () -> pages.freePages(pages.allocatePages(0), 0));
+            int after = pages.currentNode();
+            anotherThreadTakesMySlot();
+            int later = pages.currentNode();
+            return before + "" + after + later;
+        });
+        assertEquals(seen.charAt(0), seen.charAt(1));
+        assertEquals(seen.charAt(0) + "" + seen.charAt(0) + seen.charAt(0), seen,
+                "currentNode before runOnNode, after it, and after another thread took the slot (no bind between)");
+    }
+
+    /**
+     * Without any bind after the wipe: the node a thread sees must not change because an
+     * unrelated thread of the same table slot started.
+     */
+    @Test
+    void shouldNotChangeAThreadsNodeWhenAnotherThreadTakesItsSlotAfterAWipe() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        String seen = onThreadOfGroupBoundToNodeZero(() -> {
+            pages.bindCurrentThread(1, MemoryPolicy.BIND);
+            wipeThreadLocals();
+            int before = pages.currentNode();
+            anotherThreadTakesMySlot();
+            return before + "" + pages.currentNode();
+        });
+        assertEquals(seen.charAt(0), seen.charAt(1), "currentNode before and after another thread took the slot: " + seen);
+    }
+
+    /** Virtual threads: unique thread ids, ThreadLocals of their own: each keeps its own binding. */
+    @Test
+    void shouldKeepEachVirtualThreadsBindingApart() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        AtomicInteger misplaced = new AtomicInteger();
+        List<Thread> threads = new ArrayList<>();
+        SplittableRandom random = new SplittableRandom(7);
+        for (int i = 0; i < 300; i++) {
+            int node = random.nextInt(2);
+            threads.add(Thread.ofVirtual().start(() -> {
+                pages.bindCurrentThread(node, MemoryPolicy.BIND);
+                for (int j = 0; j < 20; j++) {
+                    long block = pages.allocatePages(0);
+                    long object = pages.allocateAddress(64);
+                    long page = pages.allocateAddress(PAGE);
+                    Thread.yield(); // change carriers
+                    if (nodeOf(block) != node || nodeOf(object) != node || nodeOf(page) != node
+                            || pages.currentNode() != node) {
+                        misplaced.incrementAndGet();
+                    }
+                    pages.freePages(block, 0);
+                    pages.freeAddress(object);
+                    pages.freeAddress(page);
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertEquals(0, misplaced.get());
+        InvariantChecker.check(pages);
+    }
+
+    // ---------------------------------------------------------------- INTERLEAVE turns under pressure
+
+    /**
+     * Each allocation under INTERLEAVE must take one turn, so that a run of allocations spreads
+     * over every node also when each of them goes through the slow path (its own nodes' caches and
+     * zones empty, another thread's caches holding a block of each node, which the slow path's
+     * drain gives back). A turn passed by each failed try (the short way's, the long way's, the
+     * slow path's retry) made 3 per allocation, so that with 3 nodes every allocation started on one.
+     */
+    @Test
+    void shouldSpreadOverThreeNodesUnderInterleaveWhenEachAllocationTakesTheSlowPath() throws Exception {
+        int[] perNode = interleaveUnderPressure(3, 6);
+        assertArrayEquals(new int[] {2, 2, 2}, perNode, "3 nodes: blocks per node " + Arrays.toString(perNode));
+    }
+
+    /** The same with two nodes, where 2 turns per allocation put every block on one node. */
+    @Test
+    void shouldSpreadOverTwoNodesUnderInterleaveWhenEachAllocationTakesTheSlowPath() throws Exception {
+        int[] perNode = interleaveUnderPressure(2, 6);
+        assertArrayEquals(new int[] {3, 3}, perNode, "2 nodes: blocks per node " + Arrays.toString(perNode));
+    }
+
+    private int[] interleaveUnderPressure(int nodes, int rounds) throws Exception {
+        // maxOrder 1: slices of 2 frames; cached order 0 and 1; batch 1
+        try (PageAllocator p = PageAllocator.builder().capacity((long) nodes * 2 * PAGE).maxOrder(1).nodes(nodes)
+                .minFreeBytes(0).cacheIdleTimeout(Duration.ofHours(1)).build()) {
+            pages = p;
+            ExecutorService filler = Executors.newSingleThreadExecutor();
+            try {
+                List<ArrayDeque<Long>> held = new ArrayList<>();
+                for (int n = 0; n < nodes; n++) {
+                    held.add(new ArrayDeque<>());
+                }
+                filler.submit(() -> {
+                    pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+                    for (int i = 0; i < 2 * nodes; i++) {
+                        long block = pages.allocatePages(0);
+                        held.get(nodeOf(block)).add(block);
+                    }
+                }).get();
+                int[] perNode = new int[nodes];
+                pages.runOnNode(0, MemoryPolicy.INTERLEAVE, () -> {
+                    try {
+                        for (int round = 0; round < rounds; round++) {
+                            filler.submit(() -> { // a block of each node into the filler's caches
+                                for (int n = 0; n < nodes; n++) {
+                                    pages.freePages(held.get(n).poll(), 0);
+                                }
+                            }).get();
+                            long block = pages.allocatePages(0); // own caches and every zone empty: the slow path drains
+                            perNode[nodeOf(block)]++;
+                            filler.submit(() -> { // the filler takes the rest back, and this block
+                                for (int n = 0; n < nodes - 1; n++) {
+                                    long b = pages.allocatePages(0);
+                                    held.get(nodeOf(b)).add(b);
+                                }
+                                held.get(nodeOf(block)).add(block);
+                            }).get();
+                        }
+                    } catch (Exception e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                return perNode;
+            } finally {
+                filler.shutdown();
+                pages = null;
+            }
+        }
+    }
+
+    /** The sequence of nodes under INTERLEAVE when nothing fails: one turn per allocation (unchanged). */
+    @Test
+    void shouldTakeOneTurnPerAllocationUnderInterleave() {
+        pages = PageAllocator.builder().capacity(3 * MAX_BLOCK).nodes(3).minFreeBytes(0).build();
+        StringBuilder seen = new StringBuilder();
+        pages.runOnNode(0, MemoryPolicy.INTERLEAVE, () -> {
+            for (int i = 0; i < 6; i++) {
+                seen.append(nodeOf(pages.allocatePages(0)));
+            }
+            for (int i = 0; i < 6; i++) {
+                seen.append(nodeOf(pages.allocateAddress(8192)));
+            }
+        });
+        assertEquals("012012012012", seen.toString());
+    }
+
+    // ---------------------------------------------------------------- freeCachedBlock with several nodes
+
+    private PageAllocator twoNodes(boolean exactRuns) {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).exactRuns(exactRuns).build();
+        return pages;
+    }
+
+    private boolean closed;
+
+    private String state() {
+        if (closed) {
+            return "closed";
+        }
+        return pages.buddyinfo() + pages.threadCaches().get(0).cachedFrames() + "/" + pages.threadCaches().get(1).cachedFrames()
+                + "/" + pages.slabinfo();
+    }
+
+    /** The refusal a bad free gets; it must change nothing. */
+    private String refusal(Runnable call) {
+        String before = state();
+        RuntimeException e = assertThrows(RuntimeException.class, call::run);
+        assertEquals(before, state(), "a refused free changed something: " + e);
+        return e.getClass().getSimpleName() + ": " + e.getMessage().replaceAll("0x[0-9a-f]+", "ADDR");
+    }
+
+    /** Every bad free by address or segment, with two nodes: the refusal each gives, nothing changed. */
+    @Test
+    void shouldRefuseBadFreesWithSeveralNodesAsTheLongWayDid() throws InterruptedException {
+        twoNodes(true);
+        List<String> refusals = new ArrayList<>();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        long onZero = pages.allocateAddress(PAGE);
+        pages.bindCurrentThread(1, MemoryPolicy.BIND);
+        long onOne = pages.allocateAddress(2 * PAGE);
+        assertEquals(0, nodeOf(onZero));
+        assertEquals(1, nodeOf(onOne));
+        // another node's block, freed by address by a thread of node 1: goes to node 0's caches
+        pages.freeAddress(onZero);
+        assertEquals(0, nodeOf(onZero));
+        assertEquals(1, pages.threadCaches().get(0).cachedFrames(), "node 0's block in node 0's caches");
+        refusals.add(refusal(() -> pages.freeAddress(onZero)));                          // double free, block cached
+        refusals.add(refusal(() -> pages.free(pages.region().memory().asSlice(
+                onZero - pages.region().base(), PAGE))));                                // double free by segment
+        refusals.add(refusal(() -> pages.freeAddress(onOne + PAGE)));                    // inside a block
+        refusals.add(refusal(() -> pages.freeAddress(onOne + 16)));                      // not a frame
+        refusals.add(refusal(() -> pages.free(pages.region().memory().asSlice(
+                onOne - pages.region().base(), 4 * PAGE))));                             // larger than the block
+        refusals.add(refusal(() -> pages.freePages(onOne, 0)));                          // wrong order
+        long object = pages.allocateAddress(16);                                         // a slab's first object: page start
+        assertEquals(0, (object - pages.region().base()) % PAGE, "a fresh slab's first object starts a page");
+        refusals.add(refusal(() -> pages.freePages(object, 0)));                         // a slab freed as a block
+        pages.freeAddress(object);
+        refusals.add(refusal(() -> pages.freeAddress(object)));                          // object double free
+        long run = pages.allocateAddress(5 * PAGE);                                      // exact run of 5 frames
+        refusals.add(refusal(() -> pages.freePages(run, 3)));
+        refusals.add(refusal(() -> pages.freeAddress(run + 4 * PAGE)));                  // inside a run
+        pages.freeAddress(run);
+        MemorySegment large = pages.allocate(2 * MAX_BLOCK);
+        long largeAddress = large.address();
+        pages.free(large);
+        refusals.add(refusal(() -> pages.freeAddress(largeAddress)));                    // a mapping freed twice
+        InvariantChecker.check(pages);
+        pages.freeAddress(onOne);
+        pages.close();
+        closed = true;
+        refusals.add(refusal(() -> pages.freeAddress(onOne)));                           // after close
+        refusals.add(refusal(() -> pages.freeAddress(onZero)));
+        pages = null;
+        System.out.println("REFUSALS\n" + String.join("\n", refusals));
+    }
+
+    /** The debug mode and zeroing with two nodes keep their checks: the short way is theirs to skip. */
+    @Test
+    void shouldKeepTheDebugModesAndZeroingsWorkWithSeveralNodes() {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).debug(true).build();
+        long block = pages.allocatePages(0);
+        pages.region().memory().set(java.lang.foreign.ValueLayout.JAVA_LONG, block - pages.region().base(), 42L);
+        pages.freePages(block, 0);
+        IllegalStateException twice = assertThrows(IllegalStateException.class, () -> pages.freePages(block, 0));
+        assertTrue(twice.getMessage().contains("double free"), twice.getMessage());
+        long address = pages.allocateAddress(PAGE);
+        pages.freeAddress(address);
+        assertThrows(IllegalStateException.class, () -> pages.freeAddress(address));
+        pages.close();
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).zeroed(true).build();
+        long dirty = pages.allocatePages(0);
+        pages.region().memory().set(java.lang.foreign.ValueLayout.JAVA_LONG, dirty - pages.region().base(), 42L);
+        pages.freePages(dirty, 0);
+        long again = pages.allocatePages(0);
+        assertEquals(dirty, again);
+        assertEquals(0L, pages.region().memory().get(java.lang.foreign.ValueLayout.JAVA_LONG, again - pages.region().base()));
+        long addr = pages.allocateAddress(PAGE);
+        pages.region().memory().set(java.lang.foreign.ValueLayout.JAVA_LONG, addr - pages.region().base(), 42L);
+        pages.freeAddress(addr);
+        long addr2 = pages.allocateAddress(PAGE);
+        assertEquals(0L, pages.region().memory().get(java.lang.foreign.ValueLayout.JAVA_LONG, addr2 - pages.region().base()));
+    }
+
+    /** cachedOrders(0) with two nodes: every block from the zones, BIND refused, fallback. */
+    @Test
+    void shouldServeWithoutCachesWithSeveralNodes() {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).cachedOrders(0).build();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        pages.allocatePages(10);
+        pages.allocatePages(10);
+        String before = pages.buddyinfo();
+        assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0));
+        assertThrows(OutOfPagesException.class, () -> pages.allocateAddress(PAGE));
+        assertEquals(before, pages.buddyinfo());
+        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+        long block = pages.allocateAddress(PAGE);
+        assertEquals(1, nodeOf(block));
+        pages.freeAddress(block);
+        InvariantChecker.check(pages);
+    }
+
+    /** BIND with the own node's caches empty but another thread's holding its blocks: the slow path drains them. */
+    @Test
+    void shouldDrainAndServeUnderBindWhenOnlyAnotherThreadsCacheHoldsTheNodesMemory() throws Exception {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        List<Long> zero = new ArrayList<>();
+        Thread holder = Thread.ofPlatform().start(() -> {
+            pages.bindCurrentThread(0, MemoryPolicy.BIND);
+            try {
+                while (true) {
+                    zero.add(pages.allocatePages(0));
+                }
+            } catch (OutOfPagesException full) {
+                // node 0 is all taken
+            }
+            pages.freePages(zero.removeLast(), 0); // into this thread's cache
+        });
+        holder.join();
+        pages.bindCurrentThread(0, MemoryPolicy.BIND);
+        long block = pages.allocatePages(0);
+        assertEquals(0, nodeOf(block));
+        assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0));
+        InvariantChecker.check(pages);
     }
 }
