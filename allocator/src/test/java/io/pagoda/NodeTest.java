@@ -410,7 +410,8 @@ class NodeTest {
 
     @Test
     void shouldTakeObjectsFromANodeWhereTheThreadHasNoMagazinesWithoutAllocatingOnTheHeap() {
-        twoNodes();
+        // Without the debug mode, which records each allocation on the heap by design.
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).cachedOrders(0).minFreeBytes(0).debug(false).build();
         pages.bindCurrentThread(0, MemoryPolicy.BIND);
         long[] nodeZero = {pages.allocatePages(10, Lifetime.LONG_LIVED), pages.allocatePages(10, Lifetime.LONG_LIVED)};
         pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
