@@ -105,10 +105,10 @@ final class NodeFrames {
         return caches == null ? null : caches[nodes == 1 ? 0 : buddy.nodeOf(pfn)];
     }
 
-    /** Under INTERLEAVE, passes the current thread's turn on to the next node. */
-    void passInterleaveTurn() {
+    /** Under INTERLEAVE, notes a new slab: the small-object allocation under way passes the turn once ({@link NodeSlabs}). */
+    void noteNewSlab() {
         if (nodes > 1) {
-            nodeMap.current().passTurn(nodes);
+            nodeMap.current().slabMade();
         }
     }
 
@@ -148,6 +148,9 @@ final class NodeFrames {
     }
 
     void reap(long now) {
+        if (nodes > 1) {
+            nodeMap.forgetDeadThreads();
+        }
         if (caches != null) {
             for (ThreadCaches nodeCaches : caches) {
                 nodeCaches.reap(now);

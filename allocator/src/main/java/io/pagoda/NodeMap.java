@@ -1,8 +1,9 @@
 package io.pagoda;
 
+import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.WeakHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -27,6 +28,8 @@ final class NodeMap {
         private MemoryPolicy policy;
         /** Allocations made under INTERLEAVE: the offset of the next node from the thread's own. */
         private int interleaved;
+        /** Under INTERLEAVE, whether the small-object allocation under way made a new slab. */
+        private boolean slabMade;
 
         Binding(Thread owner, int node, MemoryPolicy policy) {
             this.owner = owner;
@@ -52,6 +55,24 @@ final class NodeMap {
             }
         }
 
+        /** Under INTERLEAVE, notes a new slab: the allocation under way passes the turn once ({@link #passTurnIfSlabMade}). */
+        void slabMade() {
+            if (policy == MemoryPolicy.INTERLEAVE) {
+                slabMade = true;
+            }
+        }
+
+        /**
+         * Passes the turn on once if the small-object allocation that ends made any new slab: a
+         * magazine refill may carve several slabs, all on the turn's node, for one turn.
+         */
+        void passTurnIfSlabMade(int nodes) {
+            if (slabMade) {
+                slabMade = false;
+                passTurn(nodes);
+            }
+        }
+
         boolean bind() {
             return policy == MemoryPolicy.BIND;
         }
@@ -63,7 +84,8 @@ final class NodeMap {
 
     private final int nodes;
     private final AtomicInteger turn = new AtomicInteger();
-    private final Map<ThreadGroup, Integer> groups = new ConcurrentHashMap<>();
+    /** Bound groups, weakly: a group no thread or caller holds any more is forgotten. Read at first bindings only. */
+    private final Map<ThreadGroup, Integer> groups = Collections.synchronizedMap(new WeakHashMap<>());
     private final ThreadLocal<Binding> bindings = ThreadLocal.withInitial(this::firstBinding);
     /**
      * The bindings by thread id, direct-mapped: slot {@code threadId & (length - 1)}. Every
@@ -71,8 +93,8 @@ final class NodeMap {
      * loads where the {@link ThreadLocal} is a longer chain of dependent ones; a miss (a slot
      * another thread holds) falls back on the ThreadLocal. Written under its own lock, once per
      * thread, and read through a race: a binding seen is fully built (its owner is final), and a
-     * thread uses no binding but its own. A dead thread's binding stays until its slot is taken,
-     * so the table keeps at most its length of dead threads, as the page caches' table does.
+     * thread uses no binding but its own. A dead thread's binding stays until its slot is taken or
+     * the reaper empties it ({@link #forgetDeadThreads}), as the page caches' table's do.
      */
     private final Binding[] byThreadId;
 
@@ -123,15 +145,37 @@ final class NodeMap {
         checkNode(node);
         Binding binding = current();
         Binding previous = new Binding(binding.owner, binding.node, binding.policy);
+        previous.interleaved = binding.interleaved;
         binding.node = node;
         binding.policy = policy;
         binding.interleaved = 0;
+        binding.slabMade = false;
         return previous;
     }
 
-    /** Puts back a binding {@link #bindCurrentThread} returned. */
+    /** Puts back a binding {@link #bindCurrentThread} returned, its INTERLEAVE turn included. */
     void restore(Binding previous) {
-        bindCurrentThread(previous.node, previous.policy);
+        Binding binding = current();
+        binding.node = previous.node;
+        binding.policy = previous.policy;
+        binding.interleaved = previous.interleaved;
+        binding.slabMade = false;
+    }
+
+    /**
+     * Empties the slots of dead threads, as the page caches' reaper retires their caches: a dead
+     * thread holds its context class loader, its task and its group. A live thread's slot is
+     * never emptied, so a racy reader sees its own binding or another's, never loses its own.
+     */
+    void forgetDeadThreads() {
+        synchronized (byThreadId) {
+            for (int slot = 0; slot < byThreadId.length; slot++) {
+                Binding occupant = byThreadId[slot];
+                if (occupant != null && !occupant.owner.isAlive()) {
+                    byThreadId[slot] = null;
+                }
+            }
+        }
     }
 
     private int checkNode(int node) {

@@ -63,6 +63,7 @@ final class NodeSlabs {
         for (int i = 1; i < tries && offset == Slabs.NO_OBJECT; i++) {
             offset = byNode[buddy.zonelistEntry(start, i)].allocateWithoutNewMagazines(sizeClass);
         }
+        binding.passTurnIfSlabMade(byNode.length); // one turn however many slabs a refill carved
         return offset;
     }
 

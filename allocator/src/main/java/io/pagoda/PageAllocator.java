@@ -290,7 +290,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
             if (pfn == PageDescriptors.NO_FRAME) {
                 return pfn;
             }
-            frames.passInterleaveTurn(); // a new slab, not each object, takes an INTERLEAVE turn
+            frames.noteNewSlab(); // a new slab, not each object, takes an INTERLEAVE turn: one per allocation
             if (debug != null) {
                 debug.claimed((long) pfn << pageShift, blockSize(order)); // carving writes into it
             }

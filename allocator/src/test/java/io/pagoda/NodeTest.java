@@ -8,7 +8,11 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
+import java.lang.ref.WeakReference;
 import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -28,6 +32,7 @@ import javax.management.ObjectName;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -684,20 +689,7 @@ class NodeTest {
     private <T> T onThreadOfGroupBoundToNodeZero(Supplier<T> work) throws InterruptedException {
         ThreadGroup zero = new ThreadGroup("node zero");
         pages.bindThreadGroup(zero, 0); // a fresh binding of this thread is node 0, whatever the turn
-        AtomicReference<T> result = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread thread = Thread.ofPlatform().group(zero).start(() -> {
-            try {
-                result.set(work.get());
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        });
-        thread.join();
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
-        return result.get();
+        return resultOnNewThread(zero, work);
     }
 
     /**
@@ -1020,5 +1012,299 @@ class NodeTest {
         assertEquals(0, nodeOf(block));
         assertThrows(OutOfPagesException.class, () -> pages.allocatePages(0));
         InvariantChecker.check(pages);
+    }
+
+    private Object[] table() {
+        try {
+            Field table = NodeMap.class.getDeclaredField("byThreadId");
+            table.setAccessible(true);
+            return (Object[]) table.get(nodeMap());
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** An unstarted thread (platform or virtual) whose table slot is {@code slot}. */
+    private Thread unstartedInSlot(long slot, boolean virtual, Runnable work) {
+        int mask = table().length - 1;
+        for (int i = 0; i < 100 * (mask + 1); i++) {
+            Thread t = virtual ? Thread.ofVirtual().unstarted(work) : Thread.ofPlatform().unstarted(work);
+            if ((t.threadId() & mask) == slot) {
+                return t;
+            }
+        }
+        throw new AssertionError("no thread of slot " + slot);
+    }
+
+    /** What {@code work} returns on a new platform thread of {@code group}; its failure, rethrown here. */
+    private <T> T resultOnNewThread(ThreadGroup group, Supplier<T> work) throws InterruptedException {
+        AtomicReference<T> result = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread t = Thread.ofPlatform().group(group).start(() -> {
+            try {
+                result.set(work.get());
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        t.join();
+        if (failure.get() != null) {
+            throw new AssertionError(failure.get());
+        }
+        return result.get();
+    }
+
+    // ---------------------------------------------------------------- INTERLEAVE turns, dead threads and dropped groups
+
+    /**
+     * Under INTERLEAVE every new slab passes the turn, but a magazine refill takes a
+     * whole batch, and for every class above 64 bytes a batch is more than one slab: the refill
+     * carves 2 or 4 slabs, all on the turn's node, and passes the turn 2 or 4 times, so with two
+     * nodes (or four) the turn comes back to the node it started on, and every object comes
+     * from one node.
+     */
+    @Test
+    void shouldSpreadSmallObjectsOfEveryClassOverTheNodesUnderInterleave() throws InterruptedException {
+        StringBuilder report = new StringBuilder();
+        boolean even = true;
+        for (int nodes : new int[] {2, 3, 4}) {
+            report.append("\n").append(nodes).append(" nodes: ");
+            for (long size : new long[] {64, 128, 256, 512, 1024}) {
+                pages = PageAllocator.builder().capacity(2L * nodes * MAX_BLOCK).nodes(nodes).minFreeBytes(0).build();
+                int n = nodes;
+                int[] perNode = resultOnNewThread(Thread.currentThread().getThreadGroup(), () -> {
+                    int[] counts = new int[n];
+                    List<MemorySegment> rows = new ArrayList<>();
+                    pages.runOnNode(0, MemoryPolicy.INTERLEAVE, () -> {
+                        for (int i = 0; i < 3072; i++) {
+                            MemorySegment row = pages.allocate(size);
+                            rows.add(row);
+                            counts[nodeOf(row.address())]++;
+                        }
+                    });
+                    rows.forEach(pages::free);
+                    return counts;
+                });
+                report.append(size).append(" B ").append(Arrays.toString(perNode)).append("; ");
+                even &= Arrays.stream(perNode).min().getAsInt() >= 3072 / (2 * nodes);
+                pages.close();
+                pages = null;
+            }
+        }
+        System.out.println("INTERLEAVE objects per node:" + report);
+        assertTrue(even, "objects per node under INTERLEAVE, 3072 objects of each size:" + report);
+    }
+
+    /**
+     * runOnNode "puts back the thread's binding", but not its INTERLEAVE turn:
+     * restore() goes through bindCurrentThread, which sets the turn to 0. A thread under
+     * INTERLEAVE that calls anything scoped with runOnNode between its allocations (a library
+     * that places its own memory) gets every block from its own node.
+     */
+    @Test
+    void shouldKeepTheInterleaveTurnAcrossANestedRunOnNode() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        int[] perNode = resultOnNewThread(Thread.currentThread().getThreadGroup(), () -> {
+            int[] counts = new int[2];
+            pages.bindCurrentThread(0, MemoryPolicy.INTERLEAVE);
+            for (int i = 0; i < 8; i++) {
+                counts[nodeOf(pages.allocatePages(0))]++;
+                pages.runOnNode(1, MemoryPolicy.BIND, () -> { }); // e.g. a library's own scoped allocation
+            }
+            return counts;
+        });
+        assertArrayEquals(new int[] {4, 4}, perNode, "blocks per node under INTERLEAVE with a runOnNode between them: "
+                + Arrays.toString(perNode));
+    }
+
+    /**
+     * The table holds each binding's Thread, and a dead thread's binding stays in its
+     * slot until another thread of the same slot makes its first binding, which may be never. A
+     * dead thread holds its context class loader, its Runnable and its group, so an allocator that
+     * outlives a redeployed application keeps the application's class loader. The page caches'
+     * table, which the javadoc cites, retires dead threads at the reaper; this table never does.
+     *
+     */
+    @Test
+    void shouldNotKeepADeadThreadsClassLoaderReachable() throws Exception {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        WeakReference<ClassLoader> loader = deadThreadWithLoader();
+        pages.reapNow(); // the page caches and the magazines retire the dead thread's caches
+        for (int i = 0; i < 20 && loader.get() != null; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        long deadInTable = Arrays.stream(table()).filter(b -> b != null && !ownerOf(b).isAlive()).count();
+        assertNull(loader.get(), "a dead thread's context class loader is still reachable; dead threads in the "
+                + "NodeMap table: " + deadInTable);
+    }
+
+    private WeakReference<ClassLoader> deadThreadWithLoader() throws InterruptedException {
+        ClassLoader loader = new URLClassLoader(new URL[0], null); // an application's loader
+        Thread t = Thread.ofPlatform().unstarted(() -> pages.freePages(pages.allocatePages(0), 0));
+        t.setContextClassLoader(loader);
+        t.start();
+        t.join();
+        return new WeakReference<>(loader);
+    }
+
+    private static Thread ownerOf(Object binding) {
+        try {
+            for (Field f : binding.getClass().getDeclaredFields()) {
+                if (f.getType() == Thread.class) {
+                    f.setAccessible(true);
+                    return (Thread) f.get(binding);
+                }
+                if (f.getType() == WeakReference.class) {
+                    f.setAccessible(true);
+                    Thread t = (Thread) ((WeakReference<?>) f.get(binding)).get();
+                    return t != null ? t : Thread.ofPlatform().unstarted(() -> { }); // gone: not alive
+                }
+            }
+            throw new AssertionError("no owner field");
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * bindThreadGroup keeps every group it was
+     * ever given in a ConcurrentHashMap, strongly, with no way to unbind: a program that makes a
+     * group per pool (per tenant, per request batch) and binds it grows the map without bound, and
+     * keeps each group, its parent chain and (for a subclass) its class loader.
+     */
+    @Test
+    void shouldNotKeepEveryThreadGroupItWasEverGiven() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        List<WeakReference<ThreadGroup>> groups = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            ThreadGroup group = new ThreadGroup("pool-" + i);
+            pages.bindThreadGroup(group, i & 1);
+            groups.add(new WeakReference<>(group));
+        }
+        long alive = groups.size();
+        for (int i = 0; i < 20 && alive > 0; i++) {
+            System.gc();
+            Thread.sleep(20);
+            alive = groups.stream().filter(g -> g.get() != null).count();
+        }
+        assertEquals(0, alive, "thread groups still reachable after they were dropped, of 1000 bound");
+    }
+
+
+    /** Binding.owner (or whatever identifies the owner) is final: a racily read binding is fully built. */
+    @Test
+    void theOwnerOfABindingIsFinal() throws NoSuchFieldException {
+        for (Field f : NodeMap.Binding.class.getDeclaredFields()) {
+            if (f.getType() == Thread.class || f.getName().startsWith("owner") || f.getName().equals("threadId")) {
+                assertTrue(Modifier.isFinal(f.getModifiers()), f.getName() + " must be final");
+            }
+        }
+    }
+
+    /**
+     * A non-owner (its slot held by a live thread) inside runOnNode(1, BIND): the slot's occupant
+     * dies and a third thread takes the slot, in the middle of the scope. The scope's binding holds.
+     */
+    @Test
+    void aNonOwnerKeepsItsScopeWhileTheSlotsOccupantDiesAndAnotherTakesIt() throws Exception {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        ThreadGroup zero = new ThreadGroup("zero");
+        pages.bindThreadGroup(zero, 0);
+        CountDownLatch occupantMayDie = new CountDownLatch(1);
+        CountDownLatch occupantBound = new CountDownLatch(1);
+        Thread occupant = Thread.ofPlatform().group(zero).start(() -> {
+            pages.currentNode();
+            occupantBound.countDown();
+            try {
+                occupantMayDie.await();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        });
+        occupantBound.await();
+        long slot = occupant.threadId() & (table().length - 1);
+        StringBuilder seen = new StringBuilder();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread nonOwner = unstartedInSlot(slot, false, () -> {
+            try {
+                pages.freePages(pages.allocatePages(0), 0);
+                pages.runOnNode(1, MemoryPolicy.BIND, () -> {
+                    seen.append(pages.currentNode()).append(nodeOf(pages.allocatePages(0)));
+                    occupantMayDie.countDown();
+                    try {
+                        occupant.join();
+                        Thread third = unstartedInSlot(slot, true, pages::currentNode); // a virtual thread installs
+                        third.start();
+                        third.join();
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                    seen.append(pages.currentNode()).append(nodeOf(pages.allocatePages(0)));
+                });
+                seen.append(pages.currentNode());
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        nonOwner.start();
+        nonOwner.join();
+        assertNull(failure.get());
+        assertEquals("1111", seen.substring(0, 4), "inside the scope, before and after the slot changed hands");
+        assertEquals(5, seen.length());
+    }
+
+    /** An owner wiped in the middle of runOnNode keeps its scope (its binding is in its slot). */
+    @Test
+    void anOwnerWipedInsideRunOnNodeKeepsItsScope() throws InterruptedException {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        String seen = resultOnNewThread(Thread.currentThread().getThreadGroup(), () -> {
+            StringBuilder s = new StringBuilder();
+            pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+            pages.runOnNode(1, MemoryPolicy.BIND, () -> {
+                wipeThreadLocals();
+                s.append(pages.currentNode()).append(nodeOf(pages.allocatePages(0)));
+            });
+            s.append(pages.currentNode());
+            return s.toString();
+        });
+        assertEquals("110", seen);
+    }
+
+    /** INTERLEAVE over 2, 3 and 5 nodes: every kind of block takes exactly one turn, in one sequence. */
+    @Test
+    void everyKindOfBlockTakesOneTurnOverTwoThreeAndFiveNodes() {
+        for (int nodes : new int[] {2, 3, 5}) {
+            pages = PageAllocator.builder().capacity(nodes * 2 * MAX_BLOCK).nodes(nodes).minFreeBytes(0).exactRuns(true).build();
+            StringBuilder seen = new StringBuilder();
+            StringBuilder expected = new StringBuilder();
+            int n = nodes;
+            pages.runOnNode(0, MemoryPolicy.INTERLEAVE, () -> {
+                for (int i = 0; i < 4 * n; i++) {
+                    seen.append(nodeOf(pages.allocatePages(0)));
+                    seen.append(nodeOf(pages.allocatePages(1, Lifetime.SHORT_LIVED)));
+                    seen.append(nodeOf(pages.allocatePages(5)));                         // uncached order
+                    seen.append(nodeOf(pages.allocatePages(0, Lifetime.LONG_LIVED)));
+                    seen.append(nodeOf(pages.allocatePages(0, Lifetime.RECLAIMABLE)));
+                    seen.append(nodeOf(pages.allocateCritical(0)));
+                    seen.append(nodeOf(pages.allocatePagesIfFree(0, Lifetime.SHORT_LIVED)));
+                    seen.append(nodeOf(pages.allocateAddress(5 * PAGE)));                // above the size classes: an exact run
+                    seen.append(nodeOf(pages.tryAllocatePages(2, Lifetime.SHORT_LIVED)));
+                }
+            });
+            for (int i = 0; i < seen.length(); i++) {
+                expected.append(i % n);
+            }
+            assertEquals(expected.toString(), seen.toString(), nodes + " nodes");
+            pages.close();
+            pages = null;
+        }
+    }
+
+    /** The same with five nodes. */
+    @Test
+    void shouldSpreadOverFiveNodesUnderInterleaveWhenEachAllocationTakesTheSlowPath() throws Exception {
+        int[] perNode = interleaveUnderPressure(5, 10);
+        assertArrayEquals(new int[] {2, 2, 2, 2, 2}, perNode, "5 nodes: blocks per node " + Arrays.toString(perNode));
     }
 }
