@@ -106,14 +106,18 @@ final class NodeMap {
     /** The current thread's binding, made now if this is its first allocation. */
     Binding current() {
         Thread thread = Thread.currentThread();
-        Binding binding = byThreadId[(int) thread.threadId() & (byThreadId.length - 1)];
+        Binding binding = byThreadId[slot(thread)];
         return binding != null && binding.owner == thread ? binding : bindings.get();
+    }
+
+    private int slot(Thread thread) {
+        return (int) thread.threadId() & (byThreadId.length - 1);
     }
 
     private Binding firstBinding() {
         Thread thread = Thread.currentThread();
         Binding binding = new Binding(thread, groupNode(thread), MemoryPolicy.LOCAL_PREFERRED);
-        int slot = (int) thread.threadId() & (byThreadId.length - 1);
+        int slot = slot(thread);
         synchronized (byThreadId) {
             Binding occupant = byThreadId[slot];
             if (occupant == null || !occupant.owner.isAlive()) {

@@ -57,7 +57,7 @@ final class NodeSlabs {
             return byNode[0].allocate(sizeClass);
         }
         NodeMap.Binding binding = nodeMap.current();
-        int start = binding.turnNode(byNode.length); // a new slab passes an INTERLEAVE turn on (see SlabFrames)
+        int start = binding.turnNode(byNode.length); // under INTERLEAVE, the turn moves only if a slab is made (below)
         int tries = binding.bind() ? 1 : byNode.length;
         long offset = byNode[start].allocate(sizeClass); // a zonelist starts at its own node
         for (int i = 1; i < tries && offset == Slabs.NO_OBJECT; i++) {

@@ -60,6 +60,12 @@ class NodeTest {
         return pages;
     }
 
+    /** {@link #twoNodes()} with the per-thread caches on. */
+    private PageAllocator twoNodesWithCaches() {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        return pages;
+    }
+
     private int nodeOf(long address) {
         return pages.buddySystem().nodeOf(pages.region().pfn(address));
     }
@@ -153,7 +159,7 @@ class NodeTest {
      */
     @Test
     void shouldFallBackToTheNextNodeBeforeDrainingAnotherThreadsCache() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         CountDownLatch holding = new CountDownLatch(1);
         CountDownLatch done = new CountDownLatch(1);
         Thread holder = Thread.ofPlatform().start(() -> {
@@ -196,7 +202,7 @@ class NodeTest {
 
     @Test
     void shouldKeepEachThreadsBindingApartThoughManyThreadsShareTheSlotsOfItsFastLookup() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         int threads = 256; // several times the slots of the bindings' thread-id table
         CountDownLatch allBound = new CountDownLatch(threads);
         AtomicInteger misplaced = new AtomicInteger();
@@ -247,7 +253,7 @@ class NodeTest {
 
     @Test
     void shouldFreeABlockIntoTheCachesOfItsOwnNodeWhateverThreadFreesIt() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
         long block = pages.allocatePages(0);
         pages.trim();
@@ -364,7 +370,7 @@ class NodeTest {
 
     @Test
     void shouldFallBackToTheNextNodeForASmallObjectWithoutDrainingAnyCache() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         ThreadGroup second = new ThreadGroup("second");
         pages.bindThreadGroup(second, 1);
         onNewThread(second, () -> { // leaves its page cache of node 1 full: the reaper takes it only when idle
@@ -578,7 +584,7 @@ class NodeTest {
 
     @Test
     void shouldNameEachNodesCachesApartInThePerCacheStatistics() {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         for (int node = 0; node < 2; node++) {
             pages.bindCurrentThread(node, MemoryPolicy.BIND);
             pages.freePages(pages.allocatePages(0), 0); // this thread now has a cache on each node
@@ -658,30 +664,13 @@ class NodeTest {
         }
     }
 
-    /** Starts platform threads until one shares the current thread's slot of the table, and has it allocate. */
+    /** Starts a platform thread of the current thread's slot of the bindings' table, and has it make its first binding. */
     private void anotherThreadTakesMySlot() {
+        Thread other = unstartedInSlot(Thread.currentThread().threadId() & (table().length - 1), false, pages::currentNode);
+        other.start();
         try {
-            Field table;
-            try {
-                table = NodeMap.class.getDeclaredField("byThreadId");
-            } catch (NoSuchFieldException noTable) { // bindings in a ThreadLocal alone: any thread will do
-                Thread other = Thread.ofPlatform().start(pages::currentNode);
-                other.join();
-                return;
-            }
-            table.setAccessible(true);
-            int mask = ((Object[]) table.get(nodeMap())).length - 1;
-            long mine = Thread.currentThread().threadId() & mask;
-            for (int i = 0; i < 10 * (mask + 1); i++) {
-                Thread other = Thread.ofPlatform().unstarted(pages::currentNode); // its first binding
-                if ((other.threadId() & mask) == mine) {
-                    other.start();
-                    other.join();
-                    return;
-                }
-            }
-            throw new AssertionError("no thread of the same slot");
-        } catch (ReflectiveOperationException | InterruptedException e) {
+            other.join();
+        } catch (InterruptedException e) {
             throw new AssertionError(e);
         }
     }
@@ -699,7 +688,7 @@ class NodeTest {
      */
     @Test
     void shouldKeepRunOnNodesBindingAfterThreadLocalsWereWipedThoughAnotherThreadTakesTheSlot() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         String seen = onThreadOfGroupBoundToNodeZero(() -> {
             pages.freePages(pages.allocatePages(0), 0); // task 1: its binding is made (node 0)
             wipeThreadLocals();                          // the pool renews its ThreadLocals
@@ -721,7 +710,7 @@ class NodeTest {
      */
     @Test
     void shouldGiveBackAfterRunOnNodeTheBindingSeenBeforeItAfterAWipe() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         String seen = onThreadOfGroupBoundToNodeZero(() -> {
             pages.bindCurrentThread(1, MemoryPolicy.BIND);
             wipeThreadLocals();
@@ -743,7 +732,7 @@ class NodeTest {
      */
     @Test
     void shouldNotChangeAThreadsNodeWhenAnotherThreadTakesItsSlotAfterAWipe() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         String seen = onThreadOfGroupBoundToNodeZero(() -> {
             pages.bindCurrentThread(1, MemoryPolicy.BIND);
             wipeThreadLocals();
@@ -757,7 +746,7 @@ class NodeTest {
     /** Virtual threads: unique thread ids, ThreadLocals of their own: each keeps its own binding. */
     @Test
     void shouldKeepEachVirtualThreadsBindingApart() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         AtomicInteger misplaced = new AtomicInteger();
         List<Thread> threads = new ArrayList<>();
         SplittableRandom random = new SplittableRandom(7);
@@ -993,7 +982,7 @@ class NodeTest {
     /** BIND with the own node's caches empty but another thread's holding its blocks: the slow path drains them. */
     @Test
     void shouldDrainAndServeUnderBindWhenOnlyAnotherThreadsCacheHoldsTheNodesMemory() throws Exception {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         List<Long> zero = new ArrayList<>();
         Thread holder = Thread.ofPlatform().start(() -> {
             pages.bindCurrentThread(0, MemoryPolicy.BIND);
@@ -1103,7 +1092,7 @@ class NodeTest {
      */
     @Test
     void shouldKeepTheInterleaveTurnAcrossANestedRunOnNode() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         int[] perNode = resultOnNewThread(Thread.currentThread().getThreadGroup(), () -> {
             int[] counts = new int[2];
             pages.bindCurrentThread(0, MemoryPolicy.INTERLEAVE);
@@ -1127,7 +1116,7 @@ class NodeTest {
      */
     @Test
     void shouldNotKeepADeadThreadsClassLoaderReachable() throws Exception {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         WeakReference<ClassLoader> loader = deadThreadWithLoader();
         pages.reapNow(); // the page caches and the magazines retire the dead thread's caches
         for (int i = 0; i < 20 && loader.get() != null; i++) {
@@ -1175,7 +1164,7 @@ class NodeTest {
      */
     @Test
     void shouldNotKeepEveryThreadGroupItWasEverGiven() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         List<WeakReference<ThreadGroup>> groups = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
             ThreadGroup group = new ThreadGroup("pool-" + i);
@@ -1208,7 +1197,7 @@ class NodeTest {
      */
     @Test
     void aNonOwnerKeepsItsScopeWhileTheSlotsOccupantDiesAndAnotherTakesIt() throws Exception {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         ThreadGroup zero = new ThreadGroup("zero");
         pages.bindThreadGroup(zero, 0);
         CountDownLatch occupantMayDie = new CountDownLatch(1);
@@ -1257,7 +1246,7 @@ class NodeTest {
     /** An owner wiped in the middle of runOnNode keeps its scope (its binding is in its slot). */
     @Test
     void anOwnerWipedInsideRunOnNodeKeepsItsScope() throws InterruptedException {
-        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).build();
+        twoNodesWithCaches();
         String seen = resultOnNewThread(Thread.currentThread().getThreadGroup(), () -> {
             StringBuilder s = new StringBuilder();
             pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
