@@ -187,6 +187,19 @@ final class NodeSlabs {
         }
     }
 
+    /** Runs an audit while every class lock of every node's slabs is held ({@link Slabs#whileClassesLocked}). */
+    void whileClassesLocked(Runnable audit) {
+        whileClassesLocked(0, audit);
+    }
+
+    private void whileClassesLocked(int node, Runnable audit) {
+        if (node == byNode.length) {
+            audit.run();
+        } else {
+            byNode[node].whileClassesLocked(() -> whileClassesLocked(node + 1, audit));
+        }
+    }
+
     /** Visits every object in every node's magazines. Only at a quiescent point. */
     void forEachCachedObject(ObjectVisitor visitor) {
         for (Slabs slabs : byNode) {

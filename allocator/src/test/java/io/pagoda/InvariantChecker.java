@@ -54,10 +54,15 @@ final class InvariantChecker {
      * @param objects   address of every slab object handed out and not freed, or null when unknown
      */
     static void check(PageAllocator pages, Map<Long, Integer> allocated, Set<Long> objects) {
-        // The cache reaper is a thread of the allocator's own: keep it (and any drainer) out, then
-        // hold every zone lock, so that the walk sees one state.
+        // The cache reaper and the reclaimer are threads of the allocator's own: keep out the
+        // drainers, then the reclaimer's shrinker (it releases empty slabs under the class locks
+        // alone, and a walk of the slabs beside it saw a slab on a partial list no longer a slab),
+        // then hold every zone lock, so that the walk sees one state. Class locks before zone
+        // locks, the allocator's order: taken the other way round, the walk and a slab being
+        // released each waited for the other's lock for ever.
         List<ThreadCaches> caches = pages.threadCaches();
-        pages.slabs().whileDrainsPaused(() -> whileDrainsPaused(caches, 0, () -> checkUnderZoneLocks(pages, allocated, objects)));
+        pages.slabs().whileDrainsPaused(() -> whileDrainsPaused(caches, 0, () -> pages.slabs().whileClassesLocked(
+                () -> checkUnderZoneLocks(pages, allocated, objects))));
     }
 
     /** Runs audit with the drains of every node's caches, from index on, paused. */

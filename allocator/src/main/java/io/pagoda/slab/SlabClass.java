@@ -300,6 +300,16 @@ final class SlabClass {
         }
     }
 
+    /** Runs an audit under the lock, which the audit may take again; for audits of every class at once. */
+    void whileLocked(Runnable audit) {
+        lock.lock();
+        try {
+            audit.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Visits the head of every slab on the partial list, under the lock; for audits. */
     void forEachPartialSlab(IntConsumer visitor) {
         lock.lock();

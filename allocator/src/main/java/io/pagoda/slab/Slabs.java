@@ -540,6 +540,26 @@ public final class Slabs {
         registry.whileDrainsPaused(audit);
     }
 
+    /**
+     * Runs an audit while every class's lock is held: no slab is carved in, filled, emptied or
+     * released meanwhile, by any thread. The drains' pause is not enough for that: the reclaimer's
+     * shrinker and trim release empty slabs under the class locks alone. Take it before any zone
+     * lock, as the allocator does: a slab released under its class lock goes back to its zone.
+     */
+    public void whileClassesLocked(Runnable audit) {
+        whileClassesLocked(0, audit);
+    }
+
+    private void whileClassesLocked(int sizeClass, Runnable audit) {
+        if (sizeClass == slabClasses.length) {
+            audit.run();
+        } else if (slabClasses[sizeClass] == null) {
+            whileClassesLocked(sizeClass + 1, audit);
+        } else {
+            slabClasses[sizeClass].whileLocked(() -> whileClassesLocked(sizeClass + 1, audit));
+        }
+    }
+
     /** Visits every object in a magazine. Only at a quiescent point. */
     public void forEachCachedObject(ObjectVisitor visitor) {
         registry.forEach(magazines -> magazines.forEach(visitor));
