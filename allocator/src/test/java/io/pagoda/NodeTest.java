@@ -66,6 +66,15 @@ class NodeTest {
         return pages;
     }
 
+    /**
+     * {@link #twoNodesWithCaches()} for a test that counts what a live thread's cache holds: idle
+     * caches are the reaper's to drain, and an hour's idle timeout keeps it out of the test.
+     */
+    private PageAllocator twoNodesWithCachesNeverIdle() {
+        pages = PageAllocator.builder().capacity(4 * MAX_BLOCK).nodes(2).minFreeBytes(0).cacheIdleTimeout(Duration.ofHours(1)).build();
+        return pages;
+    }
+
     private int nodeOf(long address) {
         return pages.buddySystem().nodeOf(pages.region().pfn(address));
     }
@@ -159,7 +168,7 @@ class NodeTest {
      */
     @Test
     void shouldFallBackToTheNextNodeBeforeDrainingAnotherThreadsCache() throws InterruptedException {
-        twoNodesWithCaches();
+        twoNodesWithCachesNeverIdle();
         CountDownLatch holding = new CountDownLatch(1);
         CountDownLatch done = new CountDownLatch(1);
         Thread holder = Thread.ofPlatform().start(() -> {
@@ -370,10 +379,14 @@ class NodeTest {
 
     @Test
     void shouldFallBackToTheNextNodeForASmallObjectWithoutDrainingAnyCache() throws InterruptedException {
-        twoNodesWithCaches();
+        twoNodesWithCachesNeverIdle();
         ThreadGroup second = new ThreadGroup("second");
         pages.bindThreadGroup(second, 1);
-        onNewThread(second, () -> { // leaves its page cache of node 1 full: the reaper takes it only when idle
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        // Alive to the end: a dead thread's cache goes back at the reaper's next tick, which came
+        // between the two reads of cachedBytes once in a while.
+        Thread holder = Thread.ofPlatform().group(second).start(() -> { // leaves its page cache of node 1 full
             long[] blocks = new long[8];
             for (int i = 0; i < blocks.length; i++) {
                 blocks[i] = pages.allocatePages(0);
@@ -381,19 +394,26 @@ class NodeTest {
             for (long block : blocks) {
                 pages.freePages(block, 0);
             }
-            return 0;
+            holding.countDown();
+            Latches.awaitUninterruptibly(done);
         });
-        long cached = pages.cachedBytes();
-        assertTrue(cached > 0);
-        pages.bindCurrentThread(0, MemoryPolicy.BIND);
-        long[] nodeZero = {pages.allocatePages(10, Lifetime.LONG_LIVED), pages.allocatePages(10, Lifetime.LONG_LIVED)};
-        pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
-        MemorySegment object = pages.allocate(64);
-        assertEquals(1, nodeOf(object.address()), "node 0 is full: node 1 serves");
-        assertEquals(cached, pages.cachedBytes(), "node 1 had room: no cache was drained");
-        pages.free(object);
-        for (long block : nodeZero) {
-            pages.freePages(block, 10);
+        try {
+            assertTrue(holding.await(10, TimeUnit.SECONDS), "the holder filled its cache");
+            long cached = pages.cachedBytes();
+            assertTrue(cached > 0);
+            pages.bindCurrentThread(0, MemoryPolicy.BIND);
+            long[] nodeZero = {pages.allocatePages(10, Lifetime.LONG_LIVED), pages.allocatePages(10, Lifetime.LONG_LIVED)};
+            pages.bindCurrentThread(0, MemoryPolicy.LOCAL_PREFERRED);
+            MemorySegment object = pages.allocate(64);
+            assertEquals(1, nodeOf(object.address()), "node 0 is full: node 1 serves");
+            assertEquals(cached, pages.cachedBytes(), "node 1 had room: no cache was drained");
+            pages.free(object);
+            for (long block : nodeZero) {
+                pages.freePages(block, 10);
+            }
+        } finally {
+            done.countDown();
+            holder.join();
         }
         InvariantChecker.check(pages);
     }
