@@ -215,6 +215,7 @@ class NodeTest {
         int threads = 256; // several times the slots of the bindings' thread-id table
         CountDownLatch allBound = new CountDownLatch(threads);
         AtomicInteger misplaced = new AtomicInteger();
+        AtomicInteger finished = new AtomicInteger(); // a thread that threw counts nothing: it must fail the test too
         List<Thread> started = new ArrayList<>();
         SplittableRandom random = new SplittableRandom(42);
         for (int i = 0; i < threads; i++) {
@@ -232,11 +233,13 @@ class NodeTest {
                     pages.freePages(block, 0);
                     pages.freeAddress(object);
                 }
+                finished.incrementAndGet();
             }));
         }
         for (Thread thread : started) {
             thread.join();
         }
+        assertEquals(threads, finished.get(), "threads that ran to the end");
         assertEquals(0, misplaced.get(), "allocations made on a node other than the thread's own, under BIND");
         InvariantChecker.check(pages);
     }
@@ -768,6 +771,7 @@ class NodeTest {
     void shouldKeepEachVirtualThreadsBindingApart() throws InterruptedException {
         twoNodesWithCaches();
         AtomicInteger misplaced = new AtomicInteger();
+        AtomicInteger finished = new AtomicInteger(); // a thread that threw counts nothing: it must fail the test too
         List<Thread> threads = new ArrayList<>();
         SplittableRandom random = new SplittableRandom(7);
         for (int i = 0; i < 300; i++) {
@@ -787,11 +791,13 @@ class NodeTest {
                     pages.freeAddress(object);
                     pages.freeAddress(page);
                 }
+                finished.incrementAndGet();
             }));
         }
         for (Thread thread : threads) {
             thread.join();
         }
+        assertEquals(threads.size(), finished.get(), "threads that ran to the end");
         assertEquals(0, misplaced.get());
         InvariantChecker.check(pages);
     }
