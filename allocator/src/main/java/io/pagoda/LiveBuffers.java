@@ -17,6 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class LiveBuffers {
 
+    /** The largest capacity {@link MemorySegment#asByteBuffer()} wraps: the JDK's conservative array limit. */
+    static final int MAX_CAPACITY = Integer.MAX_VALUE - 8;
+
     private final ConcurrentHashMap<Long, WeakReference<ByteBuffer>> byAddress = new ConcurrentHashMap<>();
 
     /** A buffer over exactly the segment, recorded as handed out. */

@@ -1105,11 +1105,19 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      * inaccessible. Each buffer costs a map entry, so that a release can check the buffer is one
      * handed out; the segment API ({@link #allocate(long)}) costs none.
      *
-     * @throws IllegalArgumentException if capacity is negative
+     * @throws IllegalArgumentException if capacity is negative, or more than the JDK wraps as a
+     *         ByteBuffer ({@code Integer.MAX_VALUE - 8} bytes); nothing is allocated
      * @throws OutOfPagesException      as for {@link #allocate(long)}
      * @throws IllegalStateException    if the allocator is closed
      */
     public ByteBuffer allocateBuffer(int capacity) {
+        if (capacity > LiveBuffers.MAX_CAPACITY) {
+            // Checked before allocating: asByteBuffer refuses such a segment, and the mapping
+            // allocated for it would be left out with nothing to release it by.
+            ensureOpen();
+            throw new IllegalArgumentException("capacity " + capacity + " is more than a ByteBuffer can have here: "
+                    + LiveBuffers.MAX_CAPACITY + " bytes, the most the JDK wraps; use allocate(long) for a segment");
+        }
         MemorySegment segment = allocate(capacity);
         ByteBuffer buffer = liveBuffers.handOut(segment);
         if (debug != null) {
