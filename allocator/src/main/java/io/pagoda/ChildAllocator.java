@@ -174,8 +174,9 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
             Held held = live.get(segment.address());
             MemorySegment recorded = held == null ? null : held.segment;
             if (recorded == null || recorded.byteSize() != segment.byteSize() || recorded.scope() != segment.scope()) {
-                throw new IllegalArgumentException("the segment at 0x" + Long.toHexString(segment.address()) + " of "
-                        + segment.byteSize() + " bytes was not allocated through " + describe() + ", or was freed already");
+                throw pages.refusedFree(new IllegalArgumentException("the segment at 0x" + Long.toHexString(segment.address())
+                        + " of " + segment.byteSize() + " bytes was not allocated through " + describe()
+                        + ", or was freed already"), segment.address()); // the debug mode names the first free
             }
             if (!live.remove(segment.address(), held)) {
                 throw new IllegalStateException("the segment at 0x" + Long.toHexString(segment.address())

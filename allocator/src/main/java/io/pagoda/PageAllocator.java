@@ -849,6 +849,15 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         }
     }
 
+    /**
+     * A free refused before it reached the allocator (a ByteBuffer's release, a child's free), with,
+     * in the debug mode, where the memory at the address was last freed: so that a second release or
+     * free names the first, as a double free of a segment does.
+     */
+    RuntimeException refusedFree(RuntimeException refused, long address) {
+        return debug == null ? refused : withLastFree(refused, address);
+    }
+
     /** A refusal, with where the memory was last freed appended: the debug mode's double-free report. */
     private RuntimeException withLastFree(RuntimeException refused, long address) {
         String lastFree = debug.lastFree(address);
@@ -1136,7 +1145,13 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
      */
     public void release(ByteBuffer buffer) {
         ensureOpen();
-        MemorySegment whole = liveBuffers.takeBack(buffer, segment -> segment.scope() == regionScope || largeMappings.holds(segment));
+        MemorySegment whole;
+        try {
+            whole = liveBuffers.takeBack(buffer, segment -> segment.scope() == regionScope || largeMappings.holds(segment));
+        } catch (IllegalArgumentException | IllegalStateException refused) {
+            // Refused before free sees it: the debug mode's report of the first free is added here.
+            throw buffer.isDirect() ? refusedFree(refused, MemorySegment.ofBuffer(buffer.duplicate().clear()).address()) : refused;
+        }
         try {
             free(whole);
         } catch (RuntimeException refused) {
