@@ -101,7 +101,7 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
      * A child of this one, whose use counts against this one's limit too.
      *
      * @throws IllegalArgumentException if the limit is negative
-     * @throws IllegalStateException    if this child is closed
+     * @throws IllegalStateException    if this child or the allocator is closed
      */
     public ChildAllocator newChild(String name, long limitBytes, OnClose onClose) {
         ChildAllocator child = new ChildAllocator(pages, this, name, limitBytes, onClose);
@@ -135,10 +135,10 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
      */
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
-        long charge = pages.usableSize(byteSize, byteAlignment); // what the allocator really takes
         closing.readLock().lock();
         try {
-            ensureOpen();
+            ensureOpen(); // "closed" comes first, as for the allocator's own calls
+            long charge = pages.usableSize(byteSize, byteAlignment); // what the allocator really takes
             checkFits(charge, byteSize); // no memory taken for a request over a limit as the use stands
             MemorySegment segment = pages.allocate(byteSize, byteAlignment);
             try {
@@ -302,10 +302,12 @@ public final class ChildAllocator implements SegmentAllocator, AutoCloseable {
         return addresses;
     }
 
+    /** This child and the allocator are open: a child of a closed allocator can do nothing. */
     private void ensureOpen() {
         if (closed) {
             throw new IllegalStateException(describe() + " is closed");
         }
+        pages.ensureOpen();
     }
 
     private String describe() {

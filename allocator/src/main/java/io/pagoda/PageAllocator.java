@@ -1886,7 +1886,7 @@ public final class PageAllocator implements SegmentAllocator, AutoCloseable {
         return new IllegalArgumentException("order " + order + " is outside [0, " + maxOrder + "]");
     }
 
-    private void ensureOpen() {
+    void ensureOpen() {
         if (closed) {
             throw closedException();
         }

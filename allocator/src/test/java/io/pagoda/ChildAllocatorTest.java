@@ -96,6 +96,25 @@ class ChildAllocatorTest {
     }
 
     @Test
+    void shouldSayAClosedChildIsClosedBeforeLookingAtTheRequest() {
+        ChildAllocator table = pages.newChild("table", 1 << 20);
+        table.close();
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> table.allocate(-1));
+        assertTrue(refused.getMessage().contains("'table' is closed"), refused.getMessage());
+        assertThrows(IllegalStateException.class, () -> table.allocate(8, 3), "closed, not a bad alignment");
+    }
+
+    @Test
+    void shouldRefuseAGrandchildOnceTheAllocatorIsClosed() {
+        ChildAllocator tenant = pages.newChild("tenant", 1 << 20);
+        pages.close();
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> tenant.newChild("connection", 1024));
+        assertTrue(refused.getMessage().contains("PageAllocator is closed"), refused.getMessage());
+        assertThrows(IllegalStateException.class, () -> tenant.allocate(-1), "closed, not a bad size");
+        tenant.close(); // it holds nothing, so it closes
+    }
+
+    @Test
     void shouldFreeLiveAllocationsAtCloseWhenAsked() {
         ChildAllocator connection = pages.newChild("connection", 1 << 20, ChildAllocator.OnClose.FREE);
         for (int i = 0; i < 100; i++) {
