@@ -10,6 +10,7 @@ import io.pagoda.stats.SlabInfo;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.BiConsumer;
 import java.util.function.IntFunction;
 import java.util.function.ToLongFunction;
 
@@ -176,27 +177,20 @@ final class NodeSlabs {
 
     /** Runs an audit while no drainer of any node's magazines runs. */
     void whileDrainsPaused(Runnable audit) {
-        whileDrainsPaused(0, audit);
-    }
-
-    private void whileDrainsPaused(int node, Runnable audit) {
-        if (node == byNode.length) {
-            audit.run();
-        } else {
-            byNode[node].whileDrainsPaused(() -> whileDrainsPaused(node + 1, audit));
-        }
+        onEveryNode(0, Slabs::whileDrainsPaused, audit);
     }
 
     /** Runs an audit while every class lock of every node's slabs is held ({@link Slabs#whileClassesLocked}). */
     void whileClassesLocked(Runnable audit) {
-        whileClassesLocked(0, audit);
+        onEveryNode(0, Slabs::whileClassesLocked, audit);
     }
 
-    private void whileClassesLocked(int node, Runnable audit) {
+    /** Runs the audit inside {@code hold} of every node's slabs from {@code node} on, each within the one before. */
+    private void onEveryNode(int node, BiConsumer<Slabs, Runnable> hold, Runnable audit) {
         if (node == byNode.length) {
             audit.run();
         } else {
-            byNode[node].whileClassesLocked(() -> whileClassesLocked(node + 1, audit));
+            hold.accept(byNode[node], () -> onEveryNode(node + 1, hold, audit));
         }
     }
 
